@@ -1,0 +1,142 @@
+"""The real Docker boundary, on python-on-whales and the Compose v2 CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from python_on_whales import DockerClient, DockerException
+from python_on_whales.utils import run
+
+from pytest_tel3sis_compose.engine_types import CommandResult, ContainerStatus
+from pytest_tel3sis_compose.errors import ConfigError, EngineError
+
+_START_ENGINE = (
+    "start a Docker engine (Docker Desktop, `sudo systemctl start docker`, or on a bare "
+    "Debian/Ubuntu machine `bash scripts/bootstrap-docker.sh` from this project), or point "
+    "DOCKER_HOST at one that runs"
+)
+_INSTALL_COMPOSE = (
+    "install Compose v2 as a Docker CLI plugin (Debian/Ubuntu: the docker-compose-plugin "
+    "package; or `bash scripts/bootstrap-docker.sh` from this project); the old Python "
+    "`docker-compose` v1 is not supported"
+)
+
+
+class WhalesEngine:
+    """One compose project, driven through python-on-whales."""
+
+    def __init__(
+        self,
+        compose_files: Sequence[Path],
+        project_name: str,
+        project_directory: Path | None = None,
+    ) -> None:
+        self.docker = DockerClient(
+            compose_files=list(compose_files),
+            compose_project_name=project_name,
+            compose_project_directory=project_directory,
+        )
+        self.project_name = project_name
+        self._container_ids: dict[str, str] = {}
+
+    def check(self) -> None:
+        try:
+            self.docker.version()
+        except DockerException as exc:
+            raise EngineError(f"no Docker engine answers: {_stderr(exc)}\nFix: {_START_ENGINE}.") from None
+        except FileNotFoundError:
+            raise EngineError(f"the `docker` command is not installed.\nFix: {_START_ENGINE}.") from None
+        if not self.docker.compose.is_installed():
+            raise EngineError(f"`docker compose version` failed.\nFix: {_INSTALL_COMPOSE}.")
+
+    def config(self) -> Mapping[str, Any]:
+        # The YAML form, not --format json: JSON drops service-level x- extension
+        # fields, and probes are declared in one.
+        try:
+            text = run([*self.docker.client_config.docker_compose_cmd, "config"])
+        except DockerException as exc:
+            raise ConfigError(
+                f"the compose files are invalid:\n{_stderr(exc)}\n"
+                "Fix the file named above; `docker compose config` shows the same error."
+            ) from None
+        loaded = yaml.safe_load(str(text))
+        if not isinstance(loaded, Mapping):
+            raise ConfigError("`docker compose config` printed no mapping; are the compose files empty?")
+        return loaded
+
+    def build(self) -> None:
+        try:
+            self.docker.compose.build()
+        except DockerException as exc:
+            raise EngineError(f"building the stack's images failed:\n{_stderr(exc)}") from None
+
+    def up(self) -> None:
+        # quiet=True captures stderr, so a failure carries Compose's own reason.
+        self.docker.compose.up(detach=True, quiet=True, remove_orphans=True)
+
+    def status(self, service: str) -> ContainerStatus | None:
+        container_id = self._container_ids.get(service)
+        if container_id is None:
+            found = self.docker.compose.ps(services=[service], all=True)
+            if not found:
+                return None
+            container_id = self._container_ids[service] = found[0].id
+        try:
+            container = self.docker.container.inspect(container_id)
+        except DockerException:
+            self._container_ids.pop(service, None)
+            return None
+        state = container.state
+        health = state.health
+        last = health.log[-1].output if health and health.log else None
+        return ContainerStatus(
+            service=service,
+            container_id=container_id,
+            state=state.status or "unknown",
+            exit_code=state.exit_code,
+            health=health.status if health else None,
+            health_output=(last or "").strip(),
+        )
+
+    def execute(self, service: str, argv: Sequence[str]) -> CommandResult:
+        try:
+            output = self.docker.compose.execute(service, list(argv), tty=False)
+        except DockerException as exc:
+            return CommandResult(exc.return_code, _stderr(exc))
+        return CommandResult(0, (output or "").strip())
+
+    def port(self, service: str, port: int) -> tuple[str, int] | None:
+        try:
+            host, public = self.docker.compose.port(service, port)
+        except DockerException:
+            return None
+        if host is None or public is None:
+            return None
+        return host, public
+
+    def logs(self, service: str, tail: int | None = None) -> str:
+        try:
+            return str(
+                self.docker.compose.logs(
+                    [service], tail=None if tail is None else str(tail), no_log_prefix=True
+                )
+            )
+        except DockerException as exc:
+            return f"(logs unavailable: {_stderr(exc)})"
+
+    def down(self, timeout: int) -> None:
+        try:
+            self.docker.compose.down(volumes=True, remove_orphans=True, timeout=timeout, quiet=True)
+        except DockerException as exc:
+            raise EngineError(
+                f"taking project {self.project_name!r} down failed:\n{_stderr(exc)}\n"
+                f"Remove it by hand: docker compose -p {self.project_name} down -v --remove-orphans"
+            ) from None
+
+
+def _stderr(exc: DockerException) -> str:
+    text = (exc.stderr or "").strip() or (exc.stdout or "").strip()
+    return text or f"`{' '.join(exc.docker_command)}` exited with {exc.return_code}"

@@ -1,0 +1,63 @@
+"""The Docker boundary: the data that crosses it and the interface the core calls.
+
+Kept free of python-on-whales so that the core can be tested without Docker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class ContainerStatus:
+    """A service container's state at one moment."""
+
+    service: str
+    container_id: str
+    state: str
+    """created, running, restarting, exited, dead, ..."""
+    exit_code: int | None = None
+    health: str | None = None
+    """starting, healthy or unhealthy; None when the container has no healthcheck."""
+    health_output: str = ""
+    """Output of the last healthcheck run."""
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    exit_code: int
+    output: str
+
+
+class Engine(Protocol):
+    """The operations the core needs from Docker and Compose for one project.
+
+    `pytest_tel3sis_compose.engine.WhalesEngine` implements it on
+    python-on-whales; unit tests implement it in memory.
+    """
+
+    def check(self) -> None:
+        """Raise EngineError, saying how to fix it, unless the engine and Compose v2 answer."""
+
+    def config(self) -> Mapping[str, Any]:
+        """The resolved compose configuration, service-level extension fields included."""
+
+    def build(self) -> None: ...
+
+    def up(self) -> None:
+        """Create and start every service in the background (`up --detach`)."""
+
+    def status(self, service: str) -> ContainerStatus | None:
+        """The service's container now, or None while it has none."""
+
+    def execute(self, service: str, argv: Sequence[str]) -> CommandResult: ...
+
+    def port(self, service: str, port: int) -> tuple[str, int] | None:
+        """Host address and port a container port is published on, or None."""
+
+    def logs(self, service: str, tail: int | None = None) -> str: ...
+
+    def down(self, timeout: int) -> None:
+        """Remove containers, networks, volumes and orphans; stop within `timeout` seconds."""

@@ -1,0 +1,83 @@
+"""What the core needs to know of a compose project, read from `docker compose config`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_tel3sis_compose.errors import ConfigError, UnknownServiceError
+
+#: Service-level extension field that declares a readiness probe next to the service.
+PROBE_FIELD = "x-tel3sis-probe"
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One service of the resolved compose configuration."""
+
+    name: str
+    has_healthcheck: bool
+    published_ports: tuple[int, ...]
+    probe: Any = None
+    completed_dependency: bool = False
+    """Another service waits for this one with `service_completed_successfully`."""
+
+
+@dataclass(frozen=True)
+class ProjectSpec:
+    services: Mapping[str, ServiceSpec]
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> ProjectSpec:
+        """Build from the mapping `docker compose config` prints (YAML, extensions kept)."""
+        raw_services = config.get("services")
+        if not isinstance(raw_services, Mapping) or not raw_services:
+            raise ConfigError("the compose files define no services; add a `services:` section")
+        completed = {
+            dependency
+            for service in raw_services.values()
+            for dependency, condition in _depends_on(service).items()
+            if condition == "service_completed_successfully"
+        }
+        services = {
+            name: ServiceSpec(
+                name=name,
+                has_healthcheck=_has_healthcheck(raw),
+                published_ports=_published_ports(raw),
+                probe=raw.get(PROBE_FIELD),
+                completed_dependency=name in completed,
+            )
+            for name, raw in raw_services.items()
+        }
+        return cls(services=services)
+
+    def service(self, name: str) -> ServiceSpec:
+        try:
+            return self.services[name]
+        except KeyError:
+            raise UnknownServiceError(name, sorted(self.services)) from None
+
+
+def _has_healthcheck(raw: Mapping[str, Any]) -> bool:
+    check = raw.get("healthcheck")
+    if not isinstance(check, Mapping) or check.get("disable"):
+        return False
+    test = check.get("test")
+    return bool(test) and test != ["NONE"]
+
+
+def _published_ports(raw: Mapping[str, Any]) -> tuple[int, ...]:
+    ports = []
+    for port in raw.get("ports") or ():
+        # `compose config` normalises every entry to the long syntax.
+        if isinstance(port, Mapping) and port.get("protocol", "tcp") == "tcp":
+            ports.append(int(port["target"]))
+    return tuple(ports)
+
+
+def _depends_on(raw: Mapping[str, Any]) -> dict[str, str]:
+    depends = raw.get("depends_on") or {}
+    if isinstance(depends, list):
+        return {name: "service_started" for name in depends}
+    return {name: (spec or {}).get("condition", "service_started") for name, spec in depends.items()}

