@@ -4,25 +4,37 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: integration test unit lint engine setup clean-stacks
+.PHONY: integration test unit lint workflow-check engine setup image coverage-report
 
 ## integration: set everything up, then run the stack's integration tests through the plugin
 integration: setup engine
-	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+	VENV=$(VENV) bash scripts/run-tests.sh compose tests/integration --compose-log-dir reports/compose/logs $(PYTEST_ARGS)
 
 ## test: set everything up, then run the whole test suite
 test: setup engine
-	$(BIN)/pytest $(PYTEST_ARGS)
+	VENV=$(VENV) bash scripts/run-tests.sh all $(PYTEST_ARGS)
 
 ## unit: the tests that need no Docker engine
 unit: setup
-	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+	VENV=$(VENV) bash scripts/run-tests.sh unit tests/unit $(PYTEST_ARGS)
+
+## coverage-report: combine the unit and compose jobs' data into reports/combined
+coverage-report: setup
+	VENV=$(VENV) bash scripts/coverage-report.sh reports/combined reports/unit/.coverage reports/compose/.coverage
+
+## image: build the TEL3SIS image the stack runs
+image: engine
+	DOCKER_BUILDKIT=$${DOCKER_BUILDKIT:-1} docker build -f stack/Dockerfile -t $${TEL3SIS_IMAGE:-tel3sis:dev} .
 
 ## lint: ruff and mypy
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+## workflow-check: zizmor (offline, medium severity and up) and the GitHub workflow schema
+workflow-check: setup
+	bash scripts/check-workflows.sh
 
 setup: $(VENV)/.installed
 

@@ -52,6 +52,13 @@ class WhalesEngine:
         if not self.docker.compose.is_installed():
             raise EngineError(f"`docker compose version` failed.\nFix: {_INSTALL_COMPOSE}.")
 
+    def add_compose_file(self, path: Path) -> None:
+        self.docker = DockerClient(
+            compose_files=[*self.docker.client_config.compose_files, path],
+            compose_project_name=self.project_name,
+            compose_project_directory=self.docker.client_config.compose_project_directory,
+        )
+
     def config(self) -> Mapping[str, Any]:
         # The YAML form, not --format json: JSON drops service-level x- extension
         # fields, and probes are declared in one.
@@ -126,6 +133,12 @@ class WhalesEngine:
             )
         except DockerException as exc:
             return f"(logs unavailable: {_stderr(exc)})"
+
+    def stop(self, timeout: int) -> None:
+        try:
+            self.docker.compose.stop(timeout=timeout)
+        except DockerException as exc:
+            raise EngineError(f"stopping project {self.project_name!r} failed:\n{_stderr(exc)}") from None
 
     def down(self, timeout: int) -> None:
         try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 
@@ -41,6 +42,9 @@ class Engine(Protocol):
     def check(self) -> None:
         """Raise EngineError, saying how to fix it, unless the engine and Compose v2 answer."""
 
+    def add_compose_file(self, path: Path) -> None:
+        """Apply one more compose file, after the others, to everything that follows."""
+
     def config(self) -> Mapping[str, Any]:
         """The resolved compose configuration, service-level extension fields included."""
 
@@ -58,6 +62,9 @@ class Engine(Protocol):
         """Host address and port a container port is published on, or None."""
 
     def logs(self, service: str, tail: int | None = None) -> str: ...
+
+    def stop(self, timeout: int) -> None:
+        """Stop every container, giving each `timeout` seconds to exit on its own."""
 
     def down(self, timeout: int) -> None:
         """Remove containers, networks, volumes and orphans; stop within `timeout` seconds."""

@@ -20,6 +20,8 @@ class ServiceSpec:
     has_healthcheck: bool
     published_ports: tuple[int, ...]
     probe: Any = None
+    builds: bool = False
+    """The service has a `build:` section: its image is made from the project's source."""
     completed_dependency: bool = False
     """Another service waits for this one with `service_completed_successfully`."""
 
@@ -46,6 +48,7 @@ class ProjectSpec:
                 has_healthcheck=_has_healthcheck(raw),
                 published_ports=_published_ports(raw),
                 probe=raw.get(PROBE_FIELD),
+                builds="build" in raw,
                 completed_dependency=name in completed,
             )
             for name, raw in raw_services.items()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pytest_tel3sis_compose.container_coverage import CoverageSettings, validate_sources
 from pytest_tel3sis_compose.errors import ComposeError, ConfigError
 from pytest_tel3sis_compose.probes import Probe, probe_from_line
 from pytest_tel3sis_compose.settings import (
@@ -44,6 +47,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="do not build images before starting; use the ones already there.",
     )
+    group.addoption(
+        "--compose-coverage",
+        dest="compose_coverage",
+        action="store_true",
+        default=None,
+        help="measure coverage inside the containers and combine it with the host's data.",
+    )
+    group.addoption(
+        "--compose-log-dir",
+        dest="compose_log_dir",
+        metavar="DIR",
+        help="write every service's full log to DIR/<service>.log when the stack is taken down.",
+    )
     parser.addini("compose_files", type="linelist", help="compose files, relative to the ini file")
     parser.addini("compose_timeout", default=str(DEFAULT_TIMEOUT), help="readiness timeout, seconds")
     parser.addini("compose_build", type="bool", default=True, help="build images before starting")
@@ -53,6 +69,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help='readiness probes, one `SERVICE = SPEC` a line, e.g. web = {"http": {"port": 3000}}',
     )
     parser.addini("compose_down_timeout", default="0", help="seconds containers get to stop at teardown")
+    parser.addini("compose_coverage", type="bool", default=False, help="as --compose-coverage")
+    parser.addini(
+        "compose_coverage_services",
+        type="args",
+        help="services measured by --compose-coverage (default: those with a build section)",
+    )
+    parser.addini(
+        "compose_coverage_source",
+        type="args",
+        default=["/app"],
+        help="code measured inside the containers (coverage's [run] source)",
+    )
+    parser.addini(
+        "compose_coverage_stop_timeout",
+        default="30",
+        help="seconds measured services get to stop and save their data",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -142,8 +175,7 @@ def settings_from_config(
         timeout_option if timeout_option is not None else config.getini("compose_timeout"),
         where="--compose-timeout" if timeout_option is not None else "the compose_timeout ini key",
     )
-    build_option = config.getoption("compose_build")
-    build = bool(config.getini("compose_build")) if build_option is None else build_option
+    build = _enabled(config, "compose_build")
 
     declared: dict[str, Probe] = {}
     for line in config.getini("compose_probes"):
@@ -157,6 +189,8 @@ def settings_from_config(
     except ValueError:
         raise ConfigError(f"compose_down_timeout must be whole seconds, not {down_timeout!r}") from None
 
+    coverage = _coverage_settings(config, host) if _enabled(config, "compose_coverage") else None
+
     return StackSettings(
         compose_files=files,
         project_name=project_name or unique_project_name(),
@@ -166,7 +200,58 @@ def settings_from_config(
         host=host,
         down_timeout=down_seconds,
         project_directory=None,
+        coverage=coverage,
+        log_dir=_log_dir(config),
     )
+
+
+def _log_dir(config: pytest.Config) -> Path | None:
+    option = config.getoption("compose_log_dir")
+    return (config.invocation_params.dir / option).resolve() if option else None
+
+
+def _enabled(config: pytest.Config, name: str) -> bool:
+    option = config.getoption(name)
+    return bool(config.getini(name)) if option is None else bool(option)
+
+
+def _coverage_settings(config: pytest.Config, host: str) -> CoverageSettings:
+    if not _is_loopback(host):
+        raise ConfigError(
+            f"--compose-coverage needs a local Docker engine (the engine is at {host}): it "
+            "bind-mounts a folder of this machine into the containers. Run without it."
+        )
+    stop_timeout = config.getini("compose_coverage_stop_timeout")
+    try:
+        stop_seconds = int(stop_timeout)
+    except ValueError:
+        raise ConfigError(
+            f"compose_coverage_stop_timeout must be whole seconds, not {stop_timeout!r}"
+        ) from None
+    return CoverageSettings(
+        data_file=_coverage_data_file(config),
+        services=tuple(config.getini("compose_coverage_services")),
+        source=validate_sources(config.getini("compose_coverage_source")),
+        stop_timeout=stop_seconds,
+    )
+
+
+def _coverage_data_file(config: pytest.Config) -> Path:
+    """The data file of the coverage measuring this session (pytest-cov's), or coverage's default."""
+    import coverage
+
+    current = coverage.Coverage.current()
+    name = current.config.data_file if current else os.environ.get("COVERAGE_FILE", ".coverage")
+    return (config.invocation_params.dir / name).resolve()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _overrides_pytest_docker(request: pytest.FixtureRequest, name: str) -> bool:

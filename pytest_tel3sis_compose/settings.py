@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pytest_tel3sis_compose.container_coverage import CoverageSettings
 from pytest_tel3sis_compose.errors import ConfigError
 from pytest_tel3sis_compose.probes import Probe
 
@@ -39,6 +40,10 @@ class StackSettings:
     poll_interval: float = 0.1
     log_lines: int = 50
     project_directory: Path | None = None
+    log_dir: Path | None = None
+    """Where to write each service's full log at teardown; None writes nothing."""
+    coverage: CoverageSettings | None = None
+    """Measure coverage inside the containers; None leaves the stack untouched."""
 
     def __post_init__(self) -> None:
         if not self.compose_files:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
+from pathlib import Path
 from types import TracebackType
 
+from pytest_tel3sis_compose.container_coverage import ContainerCoverage
 from pytest_tel3sis_compose.engine_types import Engine
 from pytest_tel3sis_compose.errors import ComposeError, ConfigError, EngineError, StackStartError
 from pytest_tel3sis_compose.model import ProjectSpec, ServiceSpec
@@ -47,6 +49,9 @@ class ComposeStack:
         self._urls: dict[tuple[str, int], str] = {}
         self._ready = False
         self._started_up = False
+        self.coverage = ContainerCoverage(settings.coverage) if settings.coverage else None
+        self.coverage_files: list[Path] = []
+        """Data files collected from the containers at teardown."""
 
     @property
     def project_name(self) -> str:
@@ -72,6 +77,8 @@ class ComposeStack:
         """
         self.engine.check()
         self.probes = self.plan_probes()  # validates the compose files before anything starts
+        if self.coverage:
+            self.engine.add_compose_file(self.coverage.prepare(self.project))
         if self.settings.build:
             self.engine.build()
         started = time.monotonic()
@@ -92,12 +99,28 @@ class ComposeStack:
     def stop(self) -> None:
         """Remove the stack's containers, networks and volumes. Safe to call twice."""
         if not self._started_up:
+            if self.coverage:
+                self.coverage.cleanup()
             return
         began = time.monotonic()
-        self.engine.down(self.settings.down_timeout)
-        self.teardown_seconds = time.monotonic() - began
-        self._started_up = False
-        self._ready = False
+        down_timeout = self.settings.down_timeout
+        try:
+            if self.settings.log_dir:
+                self.save_logs(self.settings.log_dir)
+            if self.coverage:
+                # Graceful, so every process exits through coverage's atexit save.
+                self.engine.stop(self.coverage.settings.stop_timeout)
+                self.coverage_files = self.coverage.collect()
+                down_timeout = 0
+        finally:
+            try:
+                self.engine.down(down_timeout)
+            finally:
+                if self.coverage:
+                    self.coverage.cleanup()
+                self.teardown_seconds = time.monotonic() - began
+                self._started_up = False
+                self._ready = False
 
     def __enter__(self) -> ComposeStack:
         try:
@@ -224,6 +247,16 @@ class ComposeStack:
     def logs(self, service: str, tail: int | None = None) -> str:
         self.project.service(service)
         return self.engine.logs(service, tail=tail)
+
+    def save_logs(self, folder: Path) -> list[Path]:
+        """Write each service's whole log to `folder/<service>.log`."""
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for service in self.services:
+            path = folder / f"{service}.log"
+            path.write_text(self.engine.logs(service))
+            written.append(path)
+        return written
 
     def _pick_port(self, service: str, port: int | None) -> int:
         spec = self.project.service(service)
