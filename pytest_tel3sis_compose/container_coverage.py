@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import yaml
+from typing import Any
 
 from pytest_tel3sis_compose.errors import ConfigError
 from pytest_tel3sis_compose.model import ProjectSpec
@@ -46,31 +44,27 @@ class ContainerCoverage:
         self.folder: Path | None = None
         self.services: tuple[str, ...] = ()
 
-    def prepare(self, project: ProjectSpec) -> Path:
-        """Write the coverage config and the compose override; return the override's path."""
+    def prepare(self, project: ProjectSpec, folder: Path) -> dict[str, Any]:
+        """Write the coverage config into `folder`; return the services' override entries."""
         self.services = self._measured(project)
-        self.folder = Path(tempfile.mkdtemp(prefix="tel3sis-coverage-"))
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
         # The services run as their own non-root users, which must write here.
-        os.chmod(self.folder, 0o777)
-        (self.folder / "coveragerc").write_text(
+        os.chmod(folder, 0o777)
+        (folder / "coveragerc").write_text(
             "[run]\n"
             "parallel = true\n"
             "sigterm = true\n"
             f"data_file = {MOUNT_POINT}/.coverage\n"
             "source =\n" + "".join(f"    {source}\n" for source in self.settings.source)
         )
-        override = {
-            "services": {
-                service: {
-                    "environment": {"COVERAGE_PROCESS_START": f"{MOUNT_POINT}/coveragerc"},
-                    "volumes": [{"type": "bind", "source": str(self.folder), "target": MOUNT_POINT}],
-                }
-                for service in self.services
+        return {
+            service: {
+                "environment": {"COVERAGE_PROCESS_START": f"{MOUNT_POINT}/coveragerc"},
+                "volumes": [{"type": "bind", "source": str(folder), "target": MOUNT_POINT}],
             }
+            for service in self.services
         }
-        path = self.folder / "compose.coverage.yml"
-        path.write_text(yaml.safe_dump(override, sort_keys=False))
-        return path
 
     def collect(self) -> list[Path]:
         """Move the containers' data files beside the host data file."""
@@ -81,18 +75,11 @@ class ContainerCoverage:
         moved = []
         for data in sorted(self.folder.glob(".coverage.*")):
             # Named `<data file>.<suffix>` so that `coverage combine` finds them.
-            destination = (
-                target_dir / f"{self.settings.data_file.name}.container.{data.name[len('.coverage.') :]}"
-            )
+            suffix = data.name[len(".coverage.") :]
+            destination = target_dir / f"{self.settings.data_file.name}.container.{suffix}"
             shutil.move(str(data), destination)
             moved.append(destination)
         return moved
-
-    def cleanup(self) -> None:
-        """Remove the folder, override included: only once the stack is down."""
-        if self.folder is not None:
-            shutil.rmtree(self.folder, ignore_errors=True)
-            self.folder = None
 
     def _measured(self, project: ProjectSpec) -> tuple[str, ...]:
         if self.settings.services:

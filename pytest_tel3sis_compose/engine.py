@@ -12,6 +12,7 @@ from python_on_whales.utils import run
 
 from pytest_tel3sis_compose.engine_types import CommandResult, ContainerStatus
 from pytest_tel3sis_compose.errors import ConfigError, EngineError
+from pytest_tel3sis_compose.ownership import Janitor
 
 _START_ENGINE = (
     "start a Docker engine (Docker Desktop, `sudo systemctl start docker`, or on a bare "
@@ -58,6 +59,13 @@ class WhalesEngine:
             compose_project_name=self.project_name,
             compose_project_directory=self.docker.client_config.compose_project_directory,
         )
+
+    def sweep_orphans(self) -> list[str]:
+        janitor = Janitor(self.docker)
+        orphans = sorted(janitor.orphaned_projects() - {self.project_name})
+        for project in orphans:
+            janitor.remove(project)
+        return orphans
 
     def config(self) -> Mapping[str, Any]:
         # The YAML form, not --format json: JSON drops service-level x- extension

@@ -45,6 +45,9 @@ class Engine(Protocol):
     def add_compose_file(self, path: Path) -> None:
         """Apply one more compose file, after the others, to everything that follows."""
 
+    def sweep_orphans(self) -> list[str]:
+        """Remove stacks whose owner process is gone; return their project names."""
+
     def config(self) -> Mapping[str, Any]:
         """The resolved compose configuration, service-level extension fields included."""
 

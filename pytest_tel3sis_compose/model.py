@@ -29,6 +29,10 @@ class ServiceSpec:
 @dataclass(frozen=True)
 class ProjectSpec:
     services: Mapping[str, ServiceSpec]
+    networks: tuple[str, ...] = ()
+    """Networks Compose creates for the project (external ones left out)."""
+    volumes: tuple[str, ...] = ()
+    """Named volumes Compose creates for the project (external ones left out)."""
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ProjectSpec:
@@ -53,13 +57,23 @@ class ProjectSpec:
             )
             for name, raw in raw_services.items()
         }
-        return cls(services=services)
+        return cls(
+            services=services,
+            networks=_owned(config.get("networks")) or ("default",),
+            volumes=_owned(config.get("volumes")),
+        )
 
     def service(self, name: str) -> ServiceSpec:
         try:
             return self.services[name]
         except KeyError:
             raise UnknownServiceError(name, sorted(self.services)) from None
+
+
+def _owned(section: Any) -> tuple[str, ...]:
+    if not isinstance(section, Mapping):
+        return ()
+    return tuple(name for name, spec in section.items() if not (spec or {}).get("external"))
 
 
 def _has_healthcheck(raw: Mapping[str, Any]) -> bool:

@@ -20,6 +20,7 @@ from pytest_tel3sis_compose.settings import (
     resolve_files,
     unique_project_name,
 )
+from pytest_tel3sis_compose.signals import sigterm_raises_interrupt
 from pytest_tel3sis_compose.stack import ComposeStack
 
 DEFAULT_COMPOSE_FILE = "docker-compose.yml"
@@ -39,6 +40,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="compose_timeout",
         metavar="SECONDS",
         help=f"seconds every service gets to become ready after `up` (default {DEFAULT_TIMEOUT:g}).",
+    )
+    group.addoption(
+        "--compose-project-name",
+        dest="compose_project_name",
+        metavar="NAME",
+        help="Compose project name (default: unique per session, so parallel runs never collide).",
     )
     group.addoption(
         "--compose-no-build",
@@ -127,13 +134,14 @@ def compose_stack(compose_settings: StackSettings) -> Iterator[ComposeStack]:
     `compose_stack.url("web")` is the health-checked base URL of a service.
     """
     stack = ComposeStack(compose_settings)
-    try:
-        failure = _start(stack)
-        if failure:
-            pytest.fail(failure, pytrace=False)
-        yield stack
-    finally:
-        stack.stop()
+    with sigterm_raises_interrupt():
+        try:
+            failure = _start(stack)
+            if failure:
+                pytest.fail(failure, pytrace=False)
+            yield stack
+        finally:
+            stack.stop()
 
 
 def _start(stack: ComposeStack) -> str | None:
@@ -193,7 +201,7 @@ def settings_from_config(
 
     return StackSettings(
         compose_files=files,
-        project_name=project_name or unique_project_name(),
+        project_name=config.getoption("compose_project_name") or project_name or unique_project_name(),
         timeout=timeout,
         build=build,
         probes=declared,

@@ -40,6 +40,9 @@ class StackSettings:
     poll_interval: float = 0.1
     log_lines: int = 50
     project_directory: Path | None = None
+    owner_pid: int = field(default_factory=os.getpid)
+    """The process whose death makes the stack an orphan for the janitor."""
+    session_id: str = field(default_factory=lambda: secrets.token_hex(6))
     log_dir: Path | None = None
     """Where to write each service's full log at teardown; None writes nothing."""
     coverage: CoverageSettings | None = None

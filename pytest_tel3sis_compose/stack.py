@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import shutil
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -12,6 +14,8 @@ from pytest_tel3sis_compose.container_coverage import ContainerCoverage
 from pytest_tel3sis_compose.engine_types import Engine
 from pytest_tel3sis_compose.errors import ComposeError, ConfigError, EngineError, StackStartError
 from pytest_tel3sis_compose.model import ProjectSpec, ServiceSpec
+from pytest_tel3sis_compose.override import build_override, write_override
+from pytest_tel3sis_compose.ownership import LABEL_OWNER, LABEL_SESSION, Owner
 from pytest_tel3sis_compose.probes import (
     CompletedProbe,
     HealthcheckProbe,
@@ -22,6 +26,7 @@ from pytest_tel3sis_compose.probes import (
 )
 from pytest_tel3sis_compose.readiness import wait_until_ready
 from pytest_tel3sis_compose.settings import StackSettings
+from pytest_tel3sis_compose.signals import interrupts_deferred
 
 
 class ComposeStack:
@@ -50,6 +55,11 @@ class ComposeStack:
         self._ready = False
         self._started_up = False
         self.coverage = ContainerCoverage(settings.coverage) if settings.coverage else None
+        self.owner = Owner.of(settings.owner_pid)
+        self.swept: list[str] = []
+        """Projects of dead owners removed before this stack started."""
+        self._workdir: Path | None = None
+        self._up_thread: threading.Thread | None = None
         self.coverage_files: list[Path] = []
         """Data files collected from the containers at teardown."""
 
@@ -77,8 +87,13 @@ class ComposeStack:
         """
         self.engine.check()
         self.probes = self.plan_probes()  # validates the compose files before anything starts
-        if self.coverage:
-            self.engine.add_compose_file(self.coverage.prepare(self.project))
+        self.swept = self.engine.sweep_orphans()
+        self._workdir = Path(tempfile.mkdtemp(prefix="tel3sis-compose-"))
+        extra = self.coverage.prepare(self.project, self._workdir / "coverage") if self.coverage else None
+        labels = {LABEL_OWNER: self.owner.label(), LABEL_SESSION: self.settings.session_id}
+        self.engine.add_compose_file(
+            write_override(build_override(self.project, labels, extra), self._workdir)
+        )
         if self.settings.build:
             self.engine.build()
         started = time.monotonic()
@@ -97,11 +112,20 @@ class ComposeStack:
         self._ready = True
 
     def stop(self) -> None:
-        """Remove the stack's containers, networks and volumes. Safe to call twice."""
-        if not self._started_up:
-            if self.coverage:
-                self.coverage.cleanup()
-            return
+        """Remove the stack's containers, networks and volumes. Safe to call twice.
+
+        Interrupts (a second Ctrl-C, SIGTERM) are held off until it is done.
+        """
+        with interrupts_deferred():
+            try:
+                if self._started_up:
+                    self._take_down()
+            finally:
+                if self._workdir is not None:
+                    shutil.rmtree(self._workdir, ignore_errors=True)
+                    self._workdir = None
+
+    def _take_down(self) -> None:
         began = time.monotonic()
         down_timeout = self.settings.down_timeout
         try:
@@ -113,14 +137,15 @@ class ComposeStack:
                 self.coverage_files = self.coverage.collect()
                 down_timeout = 0
         finally:
-            try:
-                self.engine.down(down_timeout)
-            finally:
-                if self.coverage:
-                    self.coverage.cleanup()
-                self.teardown_seconds = time.monotonic() - began
-                self._started_up = False
-                self._ready = False
+            self.engine.down(down_timeout)
+            if self._up_thread is not None and self._up_thread.is_alive():
+                # Interrupted while `up` still ran: it may create containers
+                # after the down above, so wait for it and sweep once more.
+                self._up_thread.join(60)
+                self.engine.down(0)
+            self.teardown_seconds = time.monotonic() - began
+            self._started_up = False
+            self._ready = False
 
     def __enter__(self) -> ComposeStack:
         try:
@@ -149,7 +174,7 @@ class ComposeStack:
             except BaseException as exc:  # re-raised in the calling thread
                 outcome.append(exc)
 
-        worker = threading.Thread(target=up, name="compose-up", daemon=True)
+        worker = self._up_thread = threading.Thread(target=up, name="compose-up", daemon=True)
         worker.start()
         worker.join(max(0.0, deadline - time.monotonic()))
         if worker.is_alive():

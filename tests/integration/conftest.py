@@ -43,11 +43,11 @@ def inner_project(pytester: pytest.Pytester) -> Iterator[str]:
     )
     yield name
     left = leftovers(name)
-    _remove(name)  # so that one failure does not leak into later tests
+    remove_project(name)  # so that one failure does not leak into later tests
     assert not left, f"the run left {left}"
 
 
-def _remove(project: str) -> None:
+def remove_project(project: str) -> None:
     label = [("label", f"com.docker.compose.project={project}")]
     docker.container.remove(docker.container.list(all=True, filters=label), force=True, volumes=True)
     docker.network.remove(docker.network.list(filters=label))

@@ -1,0 +1,190 @@
+"""Interrupted and killed sessions leave nothing behind; live sessions are never touched."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from python_on_whales import docker
+
+from tests.integration.conftest import BASE_IMAGE, leftovers, remove_project
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="signals and /proc as on Linux")
+
+# A stack that takes a while to become ready, so a run can be caught mid-start.
+SLOW_STACK = f"""
+services:
+  slow:
+    image: {BASE_IMAGE}
+    command: ["sh", "-c", "sleep 20 && touch /tmp/ready && sleep 600"]
+    init: true
+    healthcheck: {{test: ["CMD", "test", "-f", "/tmp/ready"], interval: 1s, retries: 100}}
+    volumes: [scratch:/scratch]
+volumes:
+  scratch: {{}}
+"""
+
+QUICK_STACK = f"""
+services:
+  cache:
+    image: {BASE_IMAGE}
+    user: redis
+    command: ["redis-server", "--protected-mode", "no"]
+    healthcheck: {{test: ["CMD", "redis-cli", "ping"], interval: 1s, retries: 30}}
+    volumes: [data:/data]
+volumes:
+  data: {{}}
+"""
+
+# A test that signals it runs, then waits to be interrupted or killed.
+WAITING_TEST = """
+import os, pathlib, time
+
+def test_waits(compose_stack):
+    pathlib.Path(os.environ["MARKER"]).write_text(compose_stack.project_name)
+    time.sleep(300)
+"""
+
+QUICK_TEST = """
+def test_quick(compose_stack):
+    assert compose_stack.ready_after
+"""
+
+
+class Session:
+    """One pytest session in a subprocess, on its own compose project."""
+
+    def __init__(
+        self, folder: Path, compose: str, test: str, extra_files: dict[str, str] | None = None
+    ) -> None:
+        folder.mkdir(parents=True)
+        (folder / "docker-compose.yml").write_text(textwrap.dedent(compose))
+        (folder / "test_inner.py").write_text(textwrap.dedent(test))
+        for name, text in (extra_files or {}).items():
+            (folder / name).write_text(textwrap.dedent(text))
+        self.folder = folder
+        self.project = f"crash-{secrets.token_hex(4)}"
+        self.marker = folder / "running"
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self, *args: str) -> Session:
+        env = {**os.environ, "MARKER": str(self.marker)}
+        env = {k: v for k, v in env.items() if not k.startswith("COVERAGE_PROCESS")}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist",
+             "--compose-project-name", self.project, *args],
+            cwd=self.folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        return self
+
+    def run(self, *args: str, timeout: float = 300) -> tuple[int, str]:
+        self.start(*args)
+        assert self.process is not None
+        output, _ = self.process.communicate(timeout=timeout)
+        return self.process.returncode, output
+
+    def signal_and_wait(self, signum: int, timeout: float = 90) -> tuple[int, str]:
+        assert self.process is not None
+        self.process.send_signal(signum)
+        output, _ = self.process.communicate(timeout=timeout)
+        return self.process.returncode, output
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def has_container(project: str) -> bool:
+    return bool(docker.container.list(filters=[("label", f"com.docker.compose.project={project}")]))
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> Iterator[Callable[..., Session]]:
+    made: list[Session] = []
+
+    def make(compose: str, test: str, extra_files: dict[str, str] | None = None) -> Session:
+        made.append(Session(tmp_path / f"s{len(made)}", compose, test, extra_files))
+        return made[-1]
+
+    yield make
+    for session in made:
+        if session.process and session.process.poll() is None:
+            session.process.kill()
+            session.process.wait()
+        remove_project(session.project)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_during_bring_up_leaves_nothing(sessions: Callable[..., Session], signum: int) -> None:
+    session = sessions(SLOW_STACK, QUICK_TEST).start("--compose-timeout", "120")
+    wait_for(lambda: has_container(session.project), "the stack's first container")
+
+    code, output = session.signal_and_wait(signum)
+
+    assert code == pytest.ExitCode.INTERRUPTED, output
+    assert leftovers(session.project) == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_during_tests_leaves_nothing(sessions: Callable[..., Session], signum: int) -> None:
+    session = sessions(QUICK_STACK, WAITING_TEST).start()
+    wait_for(session.marker.exists, "the inner test to run")
+
+    code, output = session.signal_and_wait(signum)
+
+    assert code == pytest.ExitCode.INTERRUPTED, output
+    assert leftovers(session.project) == []
+
+
+def test_signal_during_build_leaves_nothing(sessions: Callable[..., Session]) -> None:
+    dockerfile = f"FROM {BASE_IMAGE}\nRUN echo {secrets.token_hex(8)} && sleep 60\n"
+    compose = """
+    services:
+      app:
+        build: {context: ., dockerfile: Dockerfile.slow}
+        image: crash-build-test:never
+    """
+    session = sessions(compose, QUICK_TEST, {"Dockerfile.slow": dockerfile}).start()
+    wait_for(lambda: "sleep 60" in _processes(), "the build to run its slow step", timeout=60)
+
+    code, output = session.signal_and_wait(signal.SIGINT)
+
+    assert code == pytest.ExitCode.INTERRUPTED, output
+    assert leftovers(session.project) == []
+
+
+def test_killed_session_is_swept_by_the_next_and_live_session_survives(
+    sessions: Callable[..., Session],
+) -> None:
+    killed = sessions(QUICK_STACK, WAITING_TEST).start()
+    live = sessions(QUICK_STACK, WAITING_TEST).start()
+    wait_for(lambda: killed.marker.exists() and live.marker.exists(), "both sessions to run their test")
+    assert killed.process is not None
+    killed.process.kill()  # SIGKILL: no cleanup can run
+    killed.process.wait()
+    assert leftovers(killed.project), "a killed session cannot have cleaned up"
+
+    code, output = sessions(QUICK_STACK, QUICK_TEST).run()
+
+    assert code == 0, output
+    assert leftovers(killed.project) == []
+    assert has_container(live.project)
+    code, output = live.signal_and_wait(signal.SIGTERM)
+    assert code == pytest.ExitCode.INTERRUPTED, output
+    assert leftovers(live.project) == []
+
+
+def _processes() -> str:
+    return subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
