@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
-from pytest_tel3sis_compose.container_coverage import ContainerCoverage
+from pytest_tel3sis_compose.container_coverage import ContainerCoverage, CoverageSettings
 from pytest_tel3sis_compose.engine_types import Engine
 from pytest_tel3sis_compose.errors import ComposeError, ConfigError, EngineError, StackStartError
 from pytest_tel3sis_compose.model import ProjectSpec, ServiceSpec
@@ -59,6 +62,7 @@ class ComposeStack:
         self.swept: list[str] = []
         """Projects of dead owners removed before this stack started."""
         self._workdir: Path | None = None
+        self._override: Path | None = None
         self._up_thread: threading.Thread | None = None
         self.coverage_files: list[Path] = []
         """Data files collected from the containers at teardown."""
@@ -146,6 +150,73 @@ class ComposeStack:
             self.teardown_seconds = time.monotonic() - began
             self._started_up = False
             self._ready = False
+
+    # -- sharing one stack between processes (pytest-xdist workers) ---------
+
+    def snapshot(self) -> dict[str, Any]:
+        """What another process needs to use this started stack, or to take it down."""
+        settings = self.settings
+        coverage = self.coverage
+        return {
+            "project": settings.project_name,
+            "compose_files": [str(path) for path in settings.compose_files],
+            "project_directory": str(settings.project_directory) if settings.project_directory else None,
+            "override": str(self._override) if self._override else None,
+            "workdir": str(self._workdir) if self._workdir else None,
+            "host": settings.host,
+            "down_timeout": settings.down_timeout,
+            "log_dir": str(settings.log_dir) if settings.log_dir else None,
+            "ready_after": self.ready_after,
+            "coverage": None
+            if coverage is None
+            else {
+                "data_file": str(coverage.settings.data_file),
+                "stop_timeout": coverage.settings.stop_timeout,
+                "folder": str(coverage.folder) if coverage.folder else None,
+            },
+        }
+
+    def detach(self) -> None:
+        """Hand teardown to whoever holds the snapshot: `stop()` here then does nothing."""
+        self._started_up = False
+        self._workdir = None
+
+    @classmethod
+    def attach(cls, settings: StackSettings, snapshot: Mapping[str, Any]) -> ComposeStack:
+        """Use a stack another process started and will take down."""
+        stack = cls(dataclasses.replace(settings, project_name=snapshot["project"], coverage=None))
+        if snapshot["override"]:
+            stack.engine.add_compose_file(Path(snapshot["override"]))
+        stack.probes = stack.plan_probes()
+        stack.ready_after = dict(snapshot["ready_after"])
+        stack._ready = True
+        return stack
+
+    @classmethod
+    def restore(cls, snapshot: Mapping[str, Any]) -> ComposeStack:
+        """Rebuild a started stack from its snapshot, so that `stop()` takes it down."""
+        coverage = snapshot["coverage"]
+        settings = StackSettings(
+            compose_files=tuple(Path(path) for path in snapshot["compose_files"]),
+            project_name=snapshot["project"],
+            host=snapshot["host"],
+            down_timeout=snapshot["down_timeout"],
+            log_dir=Path(snapshot["log_dir"]) if snapshot["log_dir"] else None,
+            project_directory=Path(snapshot["project_directory"]) if snapshot["project_directory"] else None,
+            coverage=None
+            if coverage is None
+            else CoverageSettings(
+                data_file=Path(coverage["data_file"]), stop_timeout=coverage["stop_timeout"]
+            ),
+        )
+        stack = cls(settings)
+        if snapshot["override"]:
+            stack.engine.add_compose_file(Path(snapshot["override"]))
+        if stack.coverage and coverage and coverage["folder"]:
+            stack.coverage.folder = Path(coverage["folder"])
+        stack._workdir = Path(snapshot["workdir"]) if snapshot["workdir"] else None
+        stack._started_up = True
+        return stack
 
     def __enter__(self) -> ComposeStack:
         try:

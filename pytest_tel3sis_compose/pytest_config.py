@@ -1,0 +1,143 @@
+"""Reading pytest's options, ini keys and fixture overrides, once, into StackSettings."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_tel3sis_compose.container_coverage import CoverageSettings, validate_sources
+from pytest_tel3sis_compose.errors import ConfigError
+from pytest_tel3sis_compose.probes import Probe, probe_from_line
+from pytest_tel3sis_compose.settings import StackSettings, parse_timeout, resolve_files, unique_project_name
+
+DEFAULT_COMPOSE_FILE = "docker-compose.yml"
+
+
+def settings_from_config(
+    config: pytest.Config,
+    *,
+    compose_file_fixture: str | list[str] | None = None,
+    project_name: str | None = None,
+    host: str = "127.0.0.1",
+    probes: Mapping[str, Probe] | None = None,
+    owner_pid: int | None = None,
+    default_project_name: str | None = None,
+) -> StackSettings:
+    """Read options and ini keys once; the command line beats fixtures, fixtures beat ini."""
+    ini_dir = config.inipath.parent if config.inipath else config.rootpath
+    cli_files = config.getoption("compose_files")
+    if cli_files:
+        files = resolve_files(cli_files, config.invocation_params.dir)
+    elif compose_file_fixture:
+        fixture_files = (
+            [compose_file_fixture] if isinstance(compose_file_fixture, (str, Path)) else compose_file_fixture
+        )
+        files = resolve_files(fixture_files, config.rootpath)
+    else:
+        files = resolve_files(config.getini("compose_files") or [DEFAULT_COMPOSE_FILE], ini_dir)
+
+    timeout_option = config.getoption("compose_timeout")
+    timeout = parse_timeout(
+        timeout_option if timeout_option is not None else config.getini("compose_timeout"),
+        where="--compose-timeout" if timeout_option is not None else "the compose_timeout ini key",
+    )
+    build = _enabled(config, "compose_build")
+
+    declared: dict[str, Probe] = {}
+    for line in config.getini("compose_probes"):
+        service, probe = probe_from_line(line, where="the compose_probes ini key")
+        declared[service] = probe
+    declared.update(probes or {})
+
+    down_timeout = config.getini("compose_down_timeout")
+    try:
+        down_seconds = int(down_timeout)
+    except ValueError:
+        raise ConfigError(f"compose_down_timeout must be whole seconds, not {down_timeout!r}") from None
+
+    coverage = _coverage_settings(config, host) if _enabled(config, "compose_coverage") else None
+
+    return StackSettings(
+        compose_files=files,
+        project_name=config.getoption("compose_project_name")
+        or project_name
+        or default_project_name
+        or unique_project_name(),
+        owner_pid=owner_pid or os.getpid(),
+        timeout=timeout,
+        build=build,
+        probes=declared,
+        host=host,
+        down_timeout=down_seconds,
+        project_directory=None,
+        coverage=coverage,
+        log_dir=_log_dir(config),
+    )
+
+
+def _log_dir(config: pytest.Config) -> Path | None:
+    option = config.getoption("compose_log_dir")
+    return (config.invocation_params.dir / option).resolve() if option else None
+
+
+def _enabled(config: pytest.Config, name: str) -> bool:
+    option = config.getoption(name)
+    return bool(config.getini(name)) if option is None else bool(option)
+
+
+def _coverage_settings(config: pytest.Config, host: str) -> CoverageSettings:
+    if not _is_loopback(host):
+        raise ConfigError(
+            f"--compose-coverage needs a local Docker engine (the engine is at {host}): it "
+            "bind-mounts a folder of this machine into the containers. Run without it."
+        )
+    stop_timeout = config.getini("compose_coverage_stop_timeout")
+    try:
+        stop_seconds = int(stop_timeout)
+    except ValueError:
+        raise ConfigError(
+            f"compose_coverage_stop_timeout must be whole seconds, not {stop_timeout!r}"
+        ) from None
+    return CoverageSettings(
+        data_file=_coverage_data_file(config),
+        services=tuple(config.getini("compose_coverage_services")),
+        source=validate_sources(config.getini("compose_coverage_source")),
+        stop_timeout=stop_seconds,
+    )
+
+
+def _coverage_data_file(config: pytest.Config) -> Path:
+    """The data file of the coverage measuring this session (pytest-cov's), or coverage's default."""
+    import coverage
+
+    current = coverage.Coverage.current()
+    name = current.config.data_file if current else os.environ.get("COVERAGE_FILE", ".coverage")
+    return (config.invocation_params.dir / name).resolve()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def overrides_pytest_docker(request: pytest.FixtureRequest, name: str) -> bool:
+    """Whether a conftest.py or test module overrides pytest-docker's fixture `name`.
+
+    pytest offers no public way to ask this; its fixture manager is the one
+    place that knows, so look there, and treat anything unexpected as "no".
+    """
+    try:
+        node = request._pyfuncitem  # the test that asked for the stack, as pytest resolves it
+        defs: Any = request._fixturemanager.getfixturedefs(name, node)
+    except AttributeError:
+        return False
+    return bool(defs) and not defs[-1].func.__module__.startswith("pytest_docker")
