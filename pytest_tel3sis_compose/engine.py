@@ -88,6 +88,12 @@ class WhalesEngine:
         except DockerException as exc:
             raise EngineError(f"building the stack's images failed:\n{_stderr(exc)}") from None
 
+    def image_id(self, reference: str) -> str | None:
+        try:
+            return str(self.docker.image.inspect(reference).id)
+        except DockerException:
+            return None
+
     def up(self) -> None:
         # quiet=True captures stderr, so a failure carries Compose's own reason.
         self.docker.compose.up(detach=True, quiet=True, remove_orphans=True)
@@ -114,6 +120,7 @@ class WhalesEngine:
             exit_code=state.exit_code,
             health=health.status if health else None,
             health_output=(last or "").strip(),
+            labels=dict(container.config.labels or {}),
         )
 
     def execute(self, service: str, argv: Sequence[str]) -> CommandResult:
@@ -149,6 +156,7 @@ class WhalesEngine:
             raise EngineError(f"stopping project {self.project_name!r} failed:\n{_stderr(exc)}") from None
 
     def down(self, timeout: int) -> None:
+        self._container_ids.clear()  # the next `up` makes new containers
         try:
             self.docker.compose.down(volumes=True, remove_orphans=True, timeout=timeout, quiet=True)
         except DockerException as exc:
@@ -161,3 +169,12 @@ class WhalesEngine:
 def _stderr(exc: DockerException) -> str:
     text = (exc.stderr or "").strip() or (exc.stdout or "").strip()
     return text or f"`{' '.join(exc.docker_command)}` exited with {exc.return_code}"
+
+
+def prune_stacks(kept: set[str]) -> list[str]:
+    """Remove the stacks of dead owners, and those of the `kept` projects."""
+    janitor = Janitor(DockerClient())
+    projects = janitor.orphaned_projects() | (janitor.kept_projects() & kept)
+    for project in sorted(projects):
+        janitor.remove(project)
+    return sorted(projects)

@@ -6,7 +6,7 @@ Kept free of python-on-whales so that the core can be tested without Docker.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,6 +24,7 @@ class ContainerStatus:
     """starting, healthy or unhealthy; None when the container has no healthcheck."""
     health_output: str = ""
     """Output of the last healthcheck run."""
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,9 @@ class Engine(Protocol):
         """The resolved compose configuration, service-level extension fields included."""
 
     def build(self) -> None: ...
+
+    def image_id(self, reference: str) -> str | None:
+        """The local image ID a reference names, or None when there is no such image."""
 
     def up(self) -> None:
         """Create and start every service in the background (`up --detach`)."""

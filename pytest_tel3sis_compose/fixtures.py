@@ -17,6 +17,8 @@ from pytest_tel3sis_compose.signals import sigterm_raises_interrupt
 from pytest_tel3sis_compose.stack import ComposeStack
 from pytest_tel3sis_compose.xdist_support import OWNER_PID, SHARED_FOLDER, worker_input
 
+STACK_KEY = pytest.StashKey[ComposeStack]()
+
 
 @pytest.fixture(scope="session")
 def compose_probes() -> Mapping[str, Probe]:
@@ -61,6 +63,7 @@ def compose_stack(pytestconfig: pytest.Config, compose_settings: StackSettings) 
     Under pytest-xdist every worker gets the same stack, started once.
     """
     own = ComposeStack(compose_settings)
+    pytestconfig.stash[STACK_KEY] = own
     with sigterm_raises_interrupt():
         try:
             stack, failure = _bring_up(own, compose_settings, worker_input(pytestconfig))

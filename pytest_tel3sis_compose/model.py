@@ -51,7 +51,7 @@ class ProjectSpec:
                 name=name,
                 has_healthcheck=_has_healthcheck(raw),
                 published_ports=_published_ports(raw),
-                probe=raw.get(PROBE_FIELD),
+                probe=_unescape_dollars(raw.get(PROBE_FIELD)),
                 builds="build" in raw,
                 completed_dependency=name in completed,
             )
@@ -68,6 +68,22 @@ class ProjectSpec:
             return self.services[name]
         except KeyError:
             raise UnknownServiceError(name, sorted(self.services)) from None
+
+
+def _unescape_dollars(value: Any) -> Any:
+    """Turn `$$` into `$`, as Compose does in every field but extension fields.
+
+    Compose interpolates `${VAR}` in extension fields but leaves the `$$`
+    escape as it is; undoing it here lets a probe say `$$HOSTNAME` just as a
+    healthcheck does, for a variable of the container rather than the host.
+    """
+    if isinstance(value, str):
+        return value.replace("$$", "$")
+    if isinstance(value, list):
+        return [_unescape_dollars(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: _unescape_dollars(item) for key, item in value.items()}
+    return value
 
 
 def _owned(section: Any) -> tuple[str, ...]:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_tel3sis_compose.fixtures import compose_probes, compose_settings, compose_stack
+from pytest_tel3sis_compose.fixtures import STACK_KEY, compose_probes, compose_settings, compose_stack
+from pytest_tel3sis_compose.pytest_config import configured_files, reuse_project_name
 from pytest_tel3sis_compose.settings import DEFAULT_TIMEOUT
 from pytest_tel3sis_compose.xdist_support import XdistController, worker_input
 
@@ -55,7 +56,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="DIR",
         help="write every service's full log to DIR/<service>.log when the stack is taken down.",
     )
+    group.addoption(
+        "--compose-reuse",
+        dest="compose_reuse",
+        action="store_true",
+        default=None,
+        help="keep the stack after the run and reuse it next time if nothing it is made of changed.",
+    )
+    group.addoption(
+        "--compose-prune",
+        dest="compose_prune",
+        action="store_true",
+        help="remove the stack --compose-reuse keeps for these compose files, and stacks of "
+        "dead sessions, then exit.",
+    )
     parser.addini("compose_files", type="linelist", help="compose files, relative to the ini file")
+    parser.addini("compose_reuse", type="bool", default=False, help="as --compose-reuse")
     parser.addini("compose_timeout", default=str(DEFAULT_TIMEOUT), help="readiness timeout, seconds")
     parser.addini("compose_build", type="bool", default=True, help="build images before starting")
     parser.addini(
@@ -86,3 +102,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     if worker_input(config) is None and not hasattr(config, "workerinput"):
         config.pluginmanager.register(XdistController(), "tel3sis-compose-xdist")
+
+
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    if not config.getoption("compose_prune"):
+        return None
+    from pytest_tel3sis_compose.engine import prune_stacks
+
+    removed = prune_stacks(kept={reuse_project_name(configured_files(config))})
+    print("removed compose stacks: " + ", ".join(removed) if removed else "no compose stack to remove")
+    return 0
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    stack = config.stash.get(STACK_KEY, None)
+    if stack is None or stack.reuse_outcome is None:
+        return
+    name = stack.project_name
+    line = f"compose stack {name}: {stack.reuse_outcome}"
+    if stack.kept:
+        line += "; kept for the next run. Take it down: pytest --compose-prune"
+    terminalreporter.write_line(line)

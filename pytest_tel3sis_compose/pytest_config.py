@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 from collections.abc import Mapping
@@ -29,17 +30,7 @@ def settings_from_config(
     default_project_name: str | None = None,
 ) -> StackSettings:
     """Read options and ini keys once; the command line beats fixtures, fixtures beat ini."""
-    ini_dir = config.inipath.parent if config.inipath else config.rootpath
-    cli_files = config.getoption("compose_files")
-    if cli_files:
-        files = resolve_files(cli_files, config.invocation_params.dir)
-    elif compose_file_fixture:
-        fixture_files = (
-            [compose_file_fixture] if isinstance(compose_file_fixture, (str, Path)) else compose_file_fixture
-        )
-        files = resolve_files(fixture_files, config.rootpath)
-    else:
-        files = resolve_files(config.getini("compose_files") or [DEFAULT_COMPOSE_FILE], ini_dir)
+    files = configured_files(config, compose_file_fixture)
 
     timeout_option = config.getoption("compose_timeout")
     timeout = parse_timeout(
@@ -61,14 +52,16 @@ def settings_from_config(
         raise ConfigError(f"compose_down_timeout must be whole seconds, not {down_timeout!r}") from None
 
     coverage = _coverage_settings(config, host) if _enabled(config, "compose_coverage") else None
+    reuse = _enabled(config, "compose_reuse")
 
     return StackSettings(
         compose_files=files,
         project_name=config.getoption("compose_project_name")
         or project_name
         or default_project_name
-        or unique_project_name(),
+        or (reuse_project_name(files) if reuse else unique_project_name()),
         owner_pid=owner_pid or os.getpid(),
+        reuse=reuse,
         timeout=timeout,
         build=build,
         probes=declared,
@@ -141,3 +134,25 @@ def overrides_pytest_docker(request: pytest.FixtureRequest, name: str) -> bool:
     except AttributeError:
         return False
     return bool(defs) and not defs[-1].func.__module__.startswith("pytest_docker")
+
+
+def configured_files(
+    config: pytest.Config, compose_file_fixture: str | Path | list[str] | None = None
+) -> tuple[Path, ...]:
+    """The compose files: --compose-file, else the docker_compose_file fixture, else the ini key."""
+    cli_files = config.getoption("compose_files")
+    if cli_files:
+        return resolve_files(cli_files, config.invocation_params.dir)
+    if compose_file_fixture:
+        listed = (
+            [compose_file_fixture] if isinstance(compose_file_fixture, (str, Path)) else compose_file_fixture
+        )
+        return resolve_files(listed, config.rootpath)
+    ini_dir = config.inipath.parent if config.inipath else config.rootpath
+    return resolve_files(config.getini("compose_files") or [DEFAULT_COMPOSE_FILE], ini_dir)
+
+
+def reuse_project_name(files: tuple[Path, ...]) -> str:
+    """The same name for the same compose files, so the next run finds the kept stack."""
+    key = "\0".join(str(path.resolve()) for path in files)
+    return f"tel3sis-reuse-{hashlib.sha256(key.encode()).hexdigest()[:10]}"

@@ -43,6 +43,8 @@ class StackSettings:
     owner_pid: int = field(default_factory=os.getpid)
     """The process whose death makes the stack an orphan for the janitor."""
     session_id: str = field(default_factory=lambda: secrets.token_hex(6))
+    reuse: bool = False
+    """Keep the stack after the run, and reuse a kept one whose fingerprint matches."""
     log_dir: Path | None = None
     """Where to write each service's full log at teardown; None writes nothing."""
     coverage: CoverageSettings | None = None
@@ -69,6 +71,11 @@ class StackSettings:
             )
         if not self.timeout > 0:
             raise ConfigError(f"--compose-timeout must be a positive number of seconds, not {self.timeout}")
+        if self.reuse and self.coverage:
+            raise ConfigError(
+                "--compose-reuse and --compose-coverage do not go together: coverage data is "
+                "saved when the services stop, and a reused stack does not stop. Use one of them."
+            )
         if self.down_timeout < 0:
             raise ConfigError(f"the teardown timeout must be >= 0 seconds, not {self.down_timeout}")
 

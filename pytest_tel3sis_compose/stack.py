@@ -16,9 +16,10 @@ from typing import Any
 from pytest_tel3sis_compose.container_coverage import ContainerCoverage, CoverageSettings
 from pytest_tel3sis_compose.engine_types import Engine
 from pytest_tel3sis_compose.errors import ComposeError, ConfigError, EngineError, StackStartError
+from pytest_tel3sis_compose.fingerprint import stack_fingerprint
 from pytest_tel3sis_compose.model import ProjectSpec, ServiceSpec
 from pytest_tel3sis_compose.override import build_override, write_override
-from pytest_tel3sis_compose.ownership import LABEL_OWNER, LABEL_SESSION, Owner
+from pytest_tel3sis_compose.ownership import LABEL_FINGERPRINT, LABEL_KEEP, LABEL_OWNER, LABEL_SESSION, Owner
 from pytest_tel3sis_compose.probes import (
     CompletedProbe,
     HealthcheckProbe,
@@ -63,6 +64,10 @@ class ComposeStack:
         """Projects of dead owners removed before this stack started."""
         self._workdir: Path | None = None
         self._override: Path | None = None
+        self._config: Mapping[str, Any] = {}
+        self.reuse_outcome: str | None = None
+        """With reuse: "reused", "created", or "recreated: <why>"."""
+        self.kept = False
         self._up_thread: threading.Thread | None = None
         self.coverage_files: list[Path] = []
         """Data files collected from the containers at teardown."""
@@ -78,7 +83,8 @@ class ComposeStack:
     @property
     def project(self) -> ProjectSpec:
         if self._project is None:
-            self._project = ProjectSpec.from_config(self.engine.config())
+            self._config = self.engine.config()
+            self._project = ProjectSpec.from_config(self._config)
         return self._project
 
     # -- lifecycle ---------------------------------------------------------
@@ -93,17 +99,27 @@ class ComposeStack:
         self.probes = self.plan_probes()  # validates the compose files before anything starts
         self.swept = self.engine.sweep_orphans()
         self._workdir = Path(tempfile.mkdtemp(prefix="tel3sis-compose-"))
+        if self.settings.reuse:
+            fingerprint = stack_fingerprint(self._config, self.engine.image_id)
+            # No owner or session here: the labels must not change between runs,
+            # or Compose would recreate the containers it should keep.
+            labels = {LABEL_KEEP: "true", LABEL_FINGERPRINT: fingerprint}
+        else:
+            labels = {LABEL_OWNER: self.owner.label(), LABEL_SESSION: self.settings.session_id}
         extra = self.coverage.prepare(self.project, self._workdir / "coverage") if self.coverage else None
-        labels = {LABEL_OWNER: self.owner.label(), LABEL_SESSION: self.settings.session_id}
-        self.engine.add_compose_file(
-            write_override(build_override(self.project, labels, extra), self._workdir)
-        )
-        if self.settings.build:
+        self._override = write_override(build_override(self.project, labels, extra), self._workdir)
+        self.engine.add_compose_file(self._override)
+        if self.settings.reuse:
+            self.reuse_outcome = self._reuse_verdict(fingerprint)
+            if self.reuse_outcome != "reused":
+                self.engine.down(0)
+        if self.reuse_outcome != "reused" and self.settings.build:
             self.engine.build()
         started = time.monotonic()
         deadline = started + self.settings.timeout
         self._started_up = True
-        self._up_until(deadline)
+        if self.reuse_outcome != "reused":
+            self._up_until(deadline)
         ready_at = wait_until_ready(
             self.engine,
             self.probes,
@@ -115,6 +131,17 @@ class ComposeStack:
         self.ready_after = {service: at - started for service, at in ready_at.items()}
         self._ready = True
 
+    def _reuse_verdict(self, fingerprint: str) -> str:
+        statuses = {name: self.engine.status(name) for name in self.project.services}
+        if all(status is None for status in statuses.values()):
+            return "created"
+        for name, status in statuses.items():
+            if status is None or (status.state != "running" and not self.probes[name].accepts_completion):
+                return f"recreated: service {name!r} was not running"
+            if status.labels.get(LABEL_FINGERPRINT) != fingerprint:
+                return "recreated: the compose configuration, an image or a build context changed"
+        return "reused"
+
     def stop(self) -> None:
         """Remove the stack's containers, networks and volumes. Safe to call twice.
 
@@ -122,7 +149,10 @@ class ComposeStack:
         """
         with interrupts_deferred():
             try:
-                if self._started_up:
+                if self._started_up and self.settings.reuse and self._ready:
+                    self.kept = True  # left running for the next run to reuse
+                    self._started_up = False
+                elif self._started_up:
                     self._take_down()
             finally:
                 if self._workdir is not None:
@@ -165,6 +195,7 @@ class ComposeStack:
             "workdir": str(self._workdir) if self._workdir else None,
             "host": settings.host,
             "down_timeout": settings.down_timeout,
+            "reuse": settings.reuse,
             "log_dir": str(settings.log_dir) if settings.log_dir else None,
             "ready_after": self.ready_after,
             "coverage": None
@@ -201,6 +232,7 @@ class ComposeStack:
             project_name=snapshot["project"],
             host=snapshot["host"],
             down_timeout=snapshot["down_timeout"],
+            reuse=snapshot["reuse"],
             log_dir=Path(snapshot["log_dir"]) if snapshot["log_dir"] else None,
             project_directory=Path(snapshot["project_directory"]) if snapshot["project_directory"] else None,
             coverage=None
@@ -216,6 +248,7 @@ class ComposeStack:
             stack.coverage.folder = Path(coverage["folder"])
         stack._workdir = Path(snapshot["workdir"]) if snapshot["workdir"] else None
         stack._started_up = True
+        stack._ready = True
         return stack
 
     def __enter__(self) -> ComposeStack:

@@ -1,0 +1,131 @@
+"""A stack's fingerprint: what must be unchanged for a kept stack to be reused.
+
+It covers the resolved compose configuration, the image of every service
+that pulls one, and for every service built from source, the files its build
+would send (the context, less what .dockerignore excludes) and its Dockerfile.
+Building is what this saves, so the fingerprint must see what a build would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+def stack_fingerprint(config: Mapping[str, Any], image_id: Callable[[str], str | None]) -> str:
+    digest = hashlib.sha256(yaml.safe_dump(dict(config), sort_keys=True).encode())
+    for name, service in sorted(dict(config.get("services") or {}).items()):
+        build = service.get("build")
+        if build:
+            context = Path(build.get("context", "."))
+            digest.update(f"\0build {name} {build_context_digest(context, build.get('dockerfile'))}".encode())
+        elif service.get("image"):
+            digest.update(f"\0image {name} {image_id(service['image'])}".encode())
+    return digest.hexdigest()[:16]
+
+
+def build_context_digest(context: Path, dockerfile: str | None = None) -> str:
+    """sha256 over the context's files a build would send, and over the Dockerfile."""
+    digest = hashlib.sha256()
+    ignore = DockerIgnore.read(context)
+    for path in sorted(ignore.included_files(context)):
+        digest.update(b"\0" + path.encode() + b"\0")
+        digest.update(_file_digest(context / path))
+    dockerfile_path = context / (dockerfile or "Dockerfile")
+    if dockerfile_path.is_file():
+        digest.update(b"\0Dockerfile\0" + _file_digest(dockerfile_path))
+    return digest.hexdigest()
+
+
+def _file_digest(path: Path) -> bytes:
+    return hashlib.sha256(path.read_bytes()).digest()
+
+
+class DockerIgnore:
+    """The .dockerignore rules that decide which context files a build sends.
+
+    Patterns are matched against slash-separated paths relative to the
+    context; `*` stays within one path element, `**` spans any number; a
+    pattern that matches a folder excludes what is in it; `!` re-includes;
+    the last matching pattern wins.
+    """
+
+    def __init__(self, patterns: list[str]) -> None:
+        self.rules: list[tuple[bool, re.Pattern[str], str]] = []
+        for raw in patterns:
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            negated = line.startswith("!")
+            pattern = os.path.normpath(line.lstrip("!").strip()).lstrip("/")
+            self.rules.append((negated, re.compile(_translate(pattern)), pattern))
+
+    @classmethod
+    def read(cls, context: Path) -> DockerIgnore:
+        path = context / ".dockerignore"
+        return cls(path.read_text().splitlines() if path.is_file() else [])
+
+    def excluded(self, relative: str) -> bool:
+        parts = relative.split("/")
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        verdict = False
+        for negated, regex, _ in self.rules:
+            if any(regex.fullmatch(prefix) for prefix in prefixes):
+                verdict = not negated
+        return verdict
+
+    def may_reinclude_under(self, folder: str) -> bool:
+        """Whether a `!` rule could bring back something inside an excluded folder."""
+        return any(
+            negated and (pattern.startswith(folder + "/") or "*" in pattern)
+            for negated, _, pattern in self.rules
+        )
+
+    def included_files(self, context: Path) -> Iterator[str]:
+        for root, folders, files in os.walk(context):
+            base = Path(root).relative_to(context).as_posix()
+            base = "" if base == "." else base + "/"
+            # Skip excluded folders unless a `!` rule could reach inside them:
+            # walking a large ignored tree (a virtualenv) would cost seconds.
+            folders[:] = [
+                f for f in folders if not self.excluded(base + f) or self.may_reinclude_under(base + f)
+            ]
+            for name in files:
+                if not self.excluded(base + name):
+                    yield base + name
+
+
+def _translate(pattern: str) -> str:
+    out = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")  # any number of folders, none included
+            i += 3
+            continue
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[":
+            end = pattern.find("]", i)
+            if end == -1:
+                out.append(re.escape(char))
+            else:
+                out.append(pattern[i : end + 1])
+                i = end
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return "".join(out)
