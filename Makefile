@@ -4,23 +4,31 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: integration test unit lint workflow-check engine setup image coverage-report
+.PHONY: integration test unit lint workflow-check engine registry setup image coverage-report release-rehearsal
 
 ## integration: set everything up, then run the stack's integration tests through the plugin
 integration: setup engine
 	VENV=$(VENV) bash scripts/run-tests.sh compose tests/integration --compose-log-dir reports/compose/logs $(PYTEST_ARGS)
 
 ## test: set everything up, then run the whole test suite
-test: setup engine
+test: setup engine registry
 	VENV=$(VENV) bash scripts/run-tests.sh all $(PYTEST_ARGS)
 
 ## unit: the tests that need no Docker engine
 unit: setup
-	VENV=$(VENV) bash scripts/run-tests.sh unit tests/unit $(PYTEST_ARGS)
+	VENV=$(VENV) bash scripts/run-tests.sh unit tests/unit tests/release -m "not integration" $(PYTEST_ARGS)
 
 ## coverage-report: combine the unit and compose jobs' data into reports/combined
 coverage-report: setup
 	VENV=$(VENV) bash scripts/coverage-report.sh reports/combined reports/unit/.coverage reports/compose/.coverage
+
+## registry: Debian's docker-registry, which the release rehearsal starts on loopback
+registry:
+	bash scripts/bootstrap-registry.sh
+
+## release-rehearsal: rehearse a release against a registry on 127.0.0.1 (RELEASE_VERSION=1.4.2; default: the package version)
+release-rehearsal: setup engine registry
+	$(BIN)/python -m release.rehearse $(if $(RELEASE_VERSION),--version $(RELEASE_VERSION))
 
 ## image: build the TEL3SIS image the stack runs
 image: engine
@@ -31,6 +39,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/mypy --python-version 3.11 release
 
 ## workflow-check: zizmor (offline, medium severity and up) and the GitHub workflow schema
 workflow-check: setup

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from pytest_tel3sis_compose.docker_host import engine_host
 from pytest_tel3sis_compose.errors import ComposeError
 from pytest_tel3sis_compose.probes import Probe
 from pytest_tel3sis_compose.pytest_config import overrides_pytest_docker, settings_from_config
@@ -50,7 +51,7 @@ def compose_settings(
         default_project_name=f"pytest-{shared[OWNER_PID]}-{shared['testrunuid'][:6]}" if shared else None,
         compose_file_fixture=overrides.get("docker_compose_file"),
         project_name=overrides.get("docker_compose_project_name"),
-        host=str(request.getfixturevalue("docker_ip")),
+        host=_host(request),
         probes=compose_probes,
     )
 
@@ -91,3 +92,13 @@ def _bring_up(
         return start_or_attach(folder, own, lambda snapshot: ComposeStack.attach(settings, snapshot)), None
     except ComposeError as exc:
         return own, f"{type(exc).__name__}: {exc}"
+
+
+def _host(request: pytest.FixtureRequest) -> str:
+    """pytest-docker's `docker_ip` where the user overrides it; else DOCKER_HOST or the context.
+
+    pytest-docker's own `docker_ip` reads only tcp:// forms of DOCKER_HOST.
+    """
+    if overrides_pytest_docker(request, "docker_ip"):
+        return str(request.getfixturevalue("docker_ip")).strip("[]")
+    return engine_host()

@@ -65,13 +65,22 @@ class HealthcheckProbe(Probe):
 
 
 class RunningProbe(Probe):
-    """Ready as soon as the container runs: for services with nothing better to check."""
+    """Ready as soon as the container runs, or has run and exited 0.
+
+    For services with nothing better to check. A one-shot service (a
+    migration, a seed job) that exits 0 before it is seen running is ready
+    too, where `docker compose up --wait` would call it failed.
+    """
+
+    accepts_completion = True
 
     def check(self, target: ProbeTarget) -> ProbeResult:
-        return ProbeResult(target.status.state == "running", target.status.state)
+        status = target.status
+        ready = status.state == "running" or (status.state == "exited" and status.exit_code == 0)
+        return ProbeResult(ready, status.state)
 
     def describe(self) -> str:
-        return "container running"
+        return "container running (or exited 0)"
 
 
 class CompletedProbe(Probe):
@@ -207,17 +216,35 @@ def probe_from_spec(spec: Any, *, where: str) -> Probe:
             return simple[spec]()
     if isinstance(spec, Mapping) and len(spec) == 1:
         ((kind, args),) = spec.items()
-        if kind == "http" and isinstance(args, Mapping):
-            unknown = set(args) - {"port", "path", "status", "json", "timeout"}
-            if "port" not in args or unknown:
-                problem = f"unknown keys {sorted(unknown)}" if unknown else "'port' is missing"
-                raise ConfigError(f"bad HTTP probe in {where}: {problem}; {_FORMS}")
-            return HttpProbe(**args)
-        if kind == "command" and isinstance(args, (str, list)):
-            return CommandProbe(args)
+        try:
+            if kind == "http" and isinstance(args, Mapping):
+                return _http_probe(args)
+            if kind == "command" and isinstance(args, (str, list)):
+                return CommandProbe(args)
+        except ConfigError as exc:
+            label = "HTTP" if kind == "http" else kind
+            raise ConfigError(f"bad {label} probe in {where}: {exc}; {_FORMS}") from None
         if kind in ("healthcheck", "running", "completed") and not args:
             return probe_from_spec(kind, where=where)
     raise ConfigError(f"cannot read the probe {spec!r} in {where}; {_FORMS}")
+
+
+def _http_probe(args: Mapping[str, Any]) -> HttpProbe:
+    unknown = set(args) - {"port", "path", "status", "json", "timeout"}
+    if unknown:
+        raise ConfigError(f"unknown keys {sorted(unknown)}")
+    if "port" not in args:
+        raise ConfigError("'port' is missing")
+    for key in ("port", "status"):
+        if key in args and not (isinstance(args[key], int) and not isinstance(args[key], bool)):
+            raise ConfigError(f"{key!r} must be a whole number, not {args[key]!r}")
+    if "timeout" in args and not isinstance(args["timeout"], (int, float)):
+        raise ConfigError(f"'timeout' must be a number of seconds, not {args['timeout']!r}")
+    if "path" in args and not isinstance(args["path"], str):
+        raise ConfigError(f"'path' must be a string, not {args['path']!r}")
+    if args.get("json") is not None and not isinstance(args["json"], Mapping):
+        raise ConfigError(f'\'json\' must be a mapping such as {{"*": "ok"}}, not {args["json"]!r}')
+    return HttpProbe(**args)
 
 
 def probe_from_line(line: str, *, where: str) -> tuple[str, Probe]:

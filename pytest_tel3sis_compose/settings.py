@@ -14,6 +14,7 @@ from pytest_tel3sis_compose.errors import ConfigError
 from pytest_tel3sis_compose.probes import Probe
 
 DEFAULT_TIMEOUT = 120.0
+MAX_TIMEOUT = 86400.0
 _PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -69,8 +70,12 @@ class StackSettings:
                 f"invalid Compose project name {self.project_name!r}: use lower-case letters, "
                 "digits, '-' and '_', starting with a letter or digit"
             )
-        if not self.timeout > 0:
-            raise ConfigError(f"--compose-timeout must be a positive number of seconds, not {self.timeout}")
+        # Bounded so that it stays a valid wait for threading (a day is plenty).
+        if not 0 < self.timeout <= MAX_TIMEOUT:
+            raise ConfigError(
+                f"the compose timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds, "
+                f"not {self.timeout}; set it with --compose-timeout or the compose_timeout ini key"
+            )
         if self.reuse and self.coverage:
             raise ConfigError(
                 "--compose-reuse and --compose-coverage do not go together: coverage data is "

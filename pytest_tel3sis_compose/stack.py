@@ -68,7 +68,7 @@ class ComposeStack:
         self.reuse_outcome: str | None = None
         """With reuse: "reused", "created", or "recreated: <why>"."""
         self.kept = False
-        self._up_thread: threading.Thread | None = None
+        self._up_finished: threading.Event | None = None
         self.coverage_files: list[Path] = []
         """Data files collected from the containers at teardown."""
 
@@ -171,11 +171,12 @@ class ComposeStack:
                 self.coverage_files = self.coverage.collect()
                 down_timeout = 0
         finally:
+            # Decided before the down: an `up` still running (we were interrupted)
+            # may create containers after it, so wait for that `up` and sweep again.
+            up_was_running = self._up_finished is not None and not self._up_finished.is_set()
             self.engine.down(down_timeout)
-            if self._up_thread is not None and self._up_thread.is_alive():
-                # Interrupted while `up` still ran: it may create containers
-                # after the down above, so wait for it and sweep once more.
-                self._up_thread.join(60)
+            if up_was_running and self._up_finished is not None:
+                self._up_finished.wait(60)
                 self.engine.down(0)
             self.teardown_seconds = time.monotonic() - began
             self._started_up = False
@@ -272,21 +273,25 @@ class ComposeStack:
         # have no timeout of their own, so it runs in a thread bounded by ours.
         outcome: list[BaseException] = []
 
+        finished = self._up_finished = threading.Event()
+
         def up() -> None:
             try:
                 self.engine.up()
             except BaseException as exc:  # re-raised in the calling thread
                 outcome.append(exc)
+            finally:
+                # An Event, not Thread.is_alive(): before Python 3.13 an interrupted
+                # join() makes is_alive() report a still-running thread as stopped.
+                finished.set()
 
-        worker = self._up_thread = threading.Thread(target=up, name="compose-up", daemon=True)
-        worker.start()
-        worker.join(max(0.0, deadline - time.monotonic()))
-        if worker.is_alive():
+        threading.Thread(target=up, name="compose-up", daemon=True).start()
+        if not finished.wait(max(0.0, deadline - time.monotonic())):
             raise self._diagnose("`docker compose up` did not finish before the timeout")
         if outcome:
             error = outcome[0]
-            if isinstance(error, ComposeError):
-                raise error
+            if isinstance(error, ComposeError) or not isinstance(error, Exception):
+                raise error  # our own diagnosis, or an interrupt: as it is
             raise self._diagnose(f"`docker compose up` failed: {_reason(error)}")
 
     def _diagnose(self, reason: str) -> StackStartError:
@@ -342,7 +347,16 @@ class ComposeStack:
                 f"probes are declared for {', '.join(unknown)}, which the compose files do not "
                 f"define; known services: {', '.join(project.services)}"
             )
-        return {name: self._probe_for(spec) for name, spec in project.services.items()}
+        probes = {name: self._probe_for(spec) for name, spec in project.services.items()}
+        for name, probe in probes.items():
+            published = project.services[name].published_ports
+            if isinstance(probe, HttpProbe) and probe.port not in published:
+                raise ConfigError(
+                    f"the HTTP probe of service {name!r} uses port {probe.port}, which the service does "
+                    f"not publish (it publishes {_ports(project.services[name])}); add it under `ports:`, "
+                    f'for example "127.0.0.1::{probe.port}"'
+                )
+        return probes
 
     def _probe_for(self, spec: ServiceSpec) -> Probe:
         if spec.name in self.settings.probes:

@@ -25,17 +25,62 @@ need_root() {
 
 engine_up() { timeout 10 docker info >/dev/null 2>&1; }
 
-ensure_engine() {
-  if engine_up; then return; fi
-  if ! command -v dockerd >/dev/null 2>&1; then
-    need_root "installing the Docker engine"
-    log "installing docker.io from Debian packages"
-    apt-get update -qq
+# Debian 12's docker.io (20.10) panics now and then when a healthcheck exec
+# races a container stop, taking every running test down with it. Debian 13's
+# docker.io 26.1 installs on Debian 12 with Debian 12's containerd and runc.
+ENGINE_SUITE=trixie
+
+engine_too_old() {
+  local version
+  version=$(dpkg-query -W -f='${Version}' docker.io 2>/dev/null) || return 1
+  [[ "$version" == 20.10.* ]]
+}
+
+install_engine() {
+  need_root "installing the Docker engine"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd runc tini iptables adduser >/dev/null
+  local lists tmp
+  tmp=$(mktemp -d)
+  lists=(-o "Dir::Etc::SourceList=$tmp/sources.list" -o Dir::Etc::SourceParts=/dev/null
+         -o "Dir::State::Lists=$tmp/lists")
+  mkdir -p "$tmp/lists/partial"
+  echo "deb http://deb.debian.org/debian $ENGINE_SUITE main" >"$tmp/sources.list"
+  if apt-get "${lists[@]}" update -qq && (cd "$tmp" && apt-get "${lists[@]}" download -qq docker.io 2>/dev/null); then
+    log "installing docker.io from Debian $ENGINE_SUITE"
+    # No init system here: keep the package from trying to start the daemon.
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    DEBIAN_FRONTEND=noninteractive dpkg -i "$tmp"/docker.io_*.deb >/dev/null
+    rm -f /usr/sbin/policy-rc.d
+  else
+    log "Debian $ENGINE_SUITE is not reachable; installing this release's docker.io"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
   fi
+  rm -rf "$tmp"
+}
+
+stop_engine() {
+  pkill -TERM -x dockerd || true
+  for _ in $(seq 1 60); do pgrep -x dockerd >/dev/null || return 0; sleep 0.5; done
+  log "dockerd did not stop within 30 s"
+  exit 1
+}
+
+ensure_engine() {
   if [ -n "${DOCKER_HOST:-}" ] && [[ "$DOCKER_HOST" != unix://* ]]; then
+    engine_up && return
     log "DOCKER_HOST=$DOCKER_HOST does not answer; start that engine first."
     exit 1
+  fi
+  if engine_too_old; then
+    log "replacing Debian 12's docker.io 20.10 (its healthcheck race panics the daemon)"
+    stop_engine
+    install_engine
+  fi
+  if engine_up; then return; fi
+  if ! command -v dockerd >/dev/null 2>&1; then
+    install_engine
   fi
   need_root "starting dockerd"
   # A dockerd killed without a clean shutdown leaves its pid file behind,
@@ -46,7 +91,7 @@ ensure_engine() {
   fi
   if ! pgrep -x dockerd >/dev/null; then
     log "starting dockerd (log: /var/log/dockerd.log)"
-    setsid dockerd >/var/log/dockerd.log 2>&1 < /dev/null &
+    setsid dockerd >>/var/log/dockerd.log 2>&1 < /dev/null &
   fi
   for _ in $(seq 1 60); do
     if engine_up; then log "engine is up"; return; fi
