@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from pathlib import Path
@@ -56,3 +57,13 @@ def _current_context() -> str | None:
     except (OSError, ValueError):
         return None
     return current if isinstance(current, str) else None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is this machine's loopback (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -235,9 +235,14 @@ def _http_probe(args: Mapping[str, Any]) -> HttpProbe:
         raise ConfigError(f"unknown keys {sorted(unknown)}")
     if "port" not in args:
         raise ConfigError("'port' is missing")
+    args = dict(args)
     for key in ("port", "status"):
-        if key in args and not (isinstance(args[key], int) and not isinstance(args[key], bool)):
-            raise ConfigError(f"{key!r} must be a whole number, not {args[key]!r}")
+        value = args.get(key)
+        # Digits in a string too: Compose interpolation (port: ${WEB_PORT}) gives strings.
+        if isinstance(value, str) and value.isdigit():
+            args[key] = int(value)
+        elif key in args and not (isinstance(value, int) and not isinstance(value, bool)):
+            raise ConfigError(f"{key!r} must be a whole number, not {value!r}")
     if "timeout" in args and not isinstance(args["timeout"], (int, float)):
         raise ConfigError(f"'timeout' must be a number of seconds, not {args['timeout']!r}")
     if "path" in args and not isinstance(args["path"], str):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import pytest
 
 from pytest_tel3sis_compose.container_coverage import CoverageSettings, validate_sources
+from pytest_tel3sis_compose.docker_host import is_loopback
 from pytest_tel3sis_compose.errors import ConfigError
 from pytest_tel3sis_compose.probes import Probe, probe_from_line
 from pytest_tel3sis_compose.settings import StackSettings, parse_timeout, resolve_files, unique_project_name
@@ -84,7 +84,7 @@ def _enabled(config: pytest.Config, name: str) -> bool:
 
 
 def _coverage_settings(config: pytest.Config, host: str) -> CoverageSettings:
-    if not _is_loopback(host):
+    if not is_loopback(host):
         raise ConfigError(
             f"--compose-coverage needs a local Docker engine (the engine is at {host}): it "
             "bind-mounts a folder of this machine into the containers. Run without it."
@@ -111,15 +111,6 @@ def _coverage_data_file(config: pytest.Config) -> Path:
     current = coverage.Coverage.current()
     name = current.config.data_file if current else os.environ.get("COVERAGE_FILE", ".coverage")
     return (config.invocation_params.dir / name).resolve()
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def overrides_pytest_docker(request: pytest.FixtureRequest, name: str) -> bool:

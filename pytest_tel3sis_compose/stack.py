@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from pytest_tel3sis_compose.container_coverage import ContainerCoverage, CoverageSettings
+from pytest_tel3sis_compose.docker_host import is_loopback
 from pytest_tel3sis_compose.engine_types import Engine
 from pytest_tel3sis_compose.errors import ComposeError, ConfigError, EngineError, StackStartError
 from pytest_tel3sis_compose.fingerprint import stack_fingerprint
@@ -430,6 +431,12 @@ class ComposeStack:
             if published is None:
                 raise EngineError(f"Compose reports no published port for {service}:{port}")
             bound, public = published
+            if is_loopback(bound) and not is_loopback(self.settings.host):
+                raise ConfigError(
+                    f"service {service!r} publishes port {port} on {bound} of the Docker host "
+                    f"{self.settings.host}, which only that machine can reach. For a remote engine, "
+                    f'publish on an address of the host, for example "{self.settings.host}::{port}"'
+                )
             host = _reachable_host(bound, self.settings.host)
             self._urls[key] = f"http://{_bracket(host)}:{public}"
         return self._urls[key]
