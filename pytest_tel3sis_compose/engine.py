@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -139,11 +140,21 @@ class WhalesEngine:
             return None
         return host, public
 
-    def logs(self, service: str, tail: int | None = None) -> str:
+    def logs(
+        self,
+        service: str,
+        tail: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> str:
         try:
             return str(
                 self.docker.compose.logs(
-                    [service], tail=None if tail is None else str(tail), no_log_prefix=True
+                    [service],
+                    tail=None if tail is None else str(tail),
+                    since=since.isoformat() if since else None,
+                    until=until.isoformat() if until else None,
+                    no_log_prefix=True,
                 )
             )
         except DockerException as exc:

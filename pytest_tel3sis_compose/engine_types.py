@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -68,7 +69,14 @@ class Engine(Protocol):
     def port(self, service: str, port: int) -> tuple[str, int] | None:
         """Host address and port a container port is published on, or None."""
 
-    def logs(self, service: str, tail: int | None = None) -> str: ...
+    def logs(
+        self,
+        service: str,
+        tail: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> str:
+        """The service's log: the last `tail` lines, or those written in [since, until)."""
 
     def stop(self, timeout: int) -> None:
         """Stop every container, giving each `timeout` seconds to exit on its own."""

@@ -11,6 +11,7 @@ import pytest
 from pytest_tel3sis_compose.docker_host import engine_host
 from pytest_tel3sis_compose.errors import ComposeError
 from pytest_tel3sis_compose.probes import Probe
+from pytest_tel3sis_compose.progress import Progress
 from pytest_tel3sis_compose.pytest_config import overrides_pytest_docker, settings_from_config
 from pytest_tel3sis_compose.settings import StackSettings
 from pytest_tel3sis_compose.sharing import start_or_attach
@@ -63,7 +64,7 @@ def compose_stack(pytestconfig: pytest.Config, compose_settings: StackSettings) 
     `compose_stack.url("web")` is the health-checked base URL of a service.
     Under pytest-xdist every worker gets the same stack, started once.
     """
-    own = ComposeStack(compose_settings)
+    own = ComposeStack(compose_settings, listener=Progress(pytestconfig, compose_settings.project_name))
     pytestconfig.stash[STACK_KEY] = own
     with sigterm_raises_interrupt():
         try:

@@ -5,10 +5,15 @@ Everything that does work lives in the core modules; this wires it to pytest.
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from datetime import datetime, timezone
+from typing import Any
+
 import pytest
 
 from pytest_tel3sis_compose.fixtures import STACK_KEY, compose_probes, compose_settings, compose_stack
 from pytest_tel3sis_compose.pytest_config import configured_files, reuse_project_name
+from pytest_tel3sis_compose.reporting import TEST_STARTED, attach_logs, header_lines, summary_lines
 from pytest_tel3sis_compose.settings import DEFAULT_TIMEOUT
 from pytest_tel3sis_compose.xdist_support import XdistController, worker_input
 
@@ -114,12 +119,37 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     return 0
 
 
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    if config.get_verbosity() < 0 or worker_input(config) is not None:
+        return None
+    return header_lines(config)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[TEST_STARTED] = datetime.now(timezone.utc)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    stack = item.config.stash.get(STACK_KEY, None)
+    if stack is not None and report.when == "call":
+        attach_logs(item, report, stack)
+    return report
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     stack = config.stash.get(STACK_KEY, None)
-    if stack is None or stack.reuse_outcome is None:
+    if stack is None:
         return
-    name = stack.project_name
-    line = f"compose stack {name}: {stack.reuse_outcome}"
-    if stack.kept:
-        line += "; kept for the next run. Take it down: pytest --compose-prune"
-    terminalreporter.write_line(line)
+    lines = summary_lines(stack) if config.get_verbosity() >= 0 else []
+    if lines:
+        terminalreporter.write_sep("-", lines[0])
+        for line in lines[1:]:
+            terminalreporter.write_line(line)
+    if stack.reuse_outcome is not None:
+        line = f"compose stack {stack.project_name}: {stack.reuse_outcome}"
+        if stack.kept:
+            line += "; kept for the next run. Take it down: pytest --compose-prune"
+        terminalreporter.write_line(line)

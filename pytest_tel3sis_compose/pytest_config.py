@@ -59,7 +59,7 @@ def settings_from_config(
         project_name=config.getoption("compose_project_name")
         or project_name
         or default_project_name
-        or (reuse_project_name(files) if reuse else unique_project_name()),
+        or (reuse_project_name(files) if reuse else session_project_name(config)),
         owner_pid=owner_pid or os.getpid(),
         reuse=reuse,
         timeout=timeout,
@@ -141,6 +141,25 @@ def configured_files(
         return resolve_files(listed, config.rootpath)
     ini_dir = config.inipath.parent if config.inipath else config.rootpath
     return resolve_files(config.getini("compose_files") or [DEFAULT_COMPOSE_FILE], ini_dir)
+
+
+_SESSION_PROJECT = pytest.StashKey[str]()
+
+
+def session_project_name(config: pytest.Config) -> str:
+    """This session's unique project name, chosen once (the report header shows it too)."""
+    if _SESSION_PROJECT not in config.stash:
+        config.stash[_SESSION_PROJECT] = unique_project_name()
+    return config.stash[_SESSION_PROJECT]
+
+
+def planned_project_name(config: pytest.Config) -> str:
+    """The project name as options and ini keys decide it, before any fixture overrides it."""
+    if config.getoption("compose_project_name"):
+        return str(config.getoption("compose_project_name"))
+    if _enabled(config, "compose_reuse"):
+        return reuse_project_name(configured_files(config))
+    return session_project_name(config)
 
 
 def reuse_project_name(files: tuple[Path, ...]) -> str:

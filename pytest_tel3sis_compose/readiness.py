@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from pytest_tel3sis_compose.engine_types import CommandResult, ContainerStatus, Engine
 from pytest_tel3sis_compose.errors import StackStartError
+from pytest_tel3sis_compose.events import StackListener, ignore
 from pytest_tel3sis_compose.probes import Probe, ProbeResult
 
 
@@ -43,6 +44,7 @@ def wait_until_ready(
     base_url_for: Callable[[str, int], str],
     poll_interval: float = 0.1,
     log_lines: int = 50,
+    listener: StackListener = ignore,
 ) -> dict[str, float]:
     """Block until every service's probe passes; return when each was ready (monotonic).
 
@@ -52,7 +54,9 @@ def wait_until_ready(
     stop = threading.Event()
     pool = ThreadPoolExecutor(max_workers=max(1, len(probes)), thread_name_prefix="probe")
     futures: dict[Future[float], str] = {
-        pool.submit(_wait_one, engine, service, probe, deadline, base_url_for, poll_interval, stop): service
+        pool.submit(
+            _wait_one, engine, service, probe, deadline, base_url_for, poll_interval, stop, listener
+        ): service
         for service, probe in probes.items()
     }
     try:
@@ -79,6 +83,27 @@ def wait_until_ready(
 
 
 def _wait_one(
+    engine: Engine,
+    service: str,
+    probe: Probe,
+    deadline: float,
+    base_url_for: Callable[[str, int], str],
+    poll_interval: float,
+    stop: threading.Event,
+    listener: StackListener,
+) -> float:
+    listener(service, "waiting", probe.describe())
+    try:
+        ready_at = _poll(engine, service, probe, deadline, base_url_for, poll_interval, stop)
+    except _NotReady as failure:
+        if not stop.is_set():
+            listener(service, "failed", failure.reason)
+        raise
+    listener(service, "ready")
+    return ready_at
+
+
+def _poll(
     engine: Engine,
     service: str,
     probe: Probe,

@@ -9,6 +9,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -17,6 +18,7 @@ from pytest_tel3sis_compose.container_coverage import ContainerCoverage, Coverag
 from pytest_tel3sis_compose.docker_host import is_loopback
 from pytest_tel3sis_compose.engine_types import Engine
 from pytest_tel3sis_compose.errors import ComposeError, ConfigError, EngineError, StackStartError
+from pytest_tel3sis_compose.events import StackListener, ignore
 from pytest_tel3sis_compose.fingerprint import stack_fingerprint
 from pytest_tel3sis_compose.model import ProjectSpec, ServiceSpec
 from pytest_tel3sis_compose.override import build_override, write_override
@@ -44,8 +46,11 @@ class ComposeStack:
     failed start and KeyboardInterrupt), runs `down` with volumes and orphans.
     """
 
-    def __init__(self, settings: StackSettings, engine: Engine | None = None) -> None:
+    def __init__(
+        self, settings: StackSettings, engine: Engine | None = None, listener: StackListener = ignore
+    ) -> None:
         self.settings = settings
+        self.listener = listener
         if engine is None:
             from pytest_tel3sis_compose.engine import WhalesEngine  # heavy import, only when used
 
@@ -115,12 +120,22 @@ class ComposeStack:
             if self.reuse_outcome != "reused":
                 self.engine.down(0)
         if self.reuse_outcome != "reused" and self.settings.build:
+            self.listener(None, "building")
             self.engine.build()
         started = time.monotonic()
         deadline = started + self.settings.timeout
         self._started_up = True
         if self.reuse_outcome != "reused":
+            self.listener(None, "starting")
             self._up_until(deadline)
+        else:
+            self.listener(None, "reusing", self.project_name)
+
+        def relay(service: str | None, state: str, detail: str = "") -> None:
+            if state == "ready":
+                detail = f"{time.monotonic() - started:.1f} s"
+            self.listener(service, state, detail)
+
         ready_at = wait_until_ready(
             self.engine,
             self.probes,
@@ -128,9 +143,11 @@ class ComposeStack:
             base_url_for=self._base_url,
             poll_interval=self.settings.poll_interval,
             log_lines=self.settings.log_lines,
+            listener=relay,
         )
         self.ready_after = {service: at - started for service, at in ready_at.items()}
         self._ready = True
+        self.listener(None, "ready", f"{time.monotonic() - started:.1f} s")
 
     def _reuse_verdict(self, fingerprint: str) -> str:
         statuses = {name: self.engine.status(name) for name in self.project.services}
@@ -161,6 +178,7 @@ class ComposeStack:
                     self._workdir = None
 
     def _take_down(self) -> None:
+        self.listener(None, "stopping")
         began = time.monotonic()
         down_timeout = self.settings.down_timeout
         try:
@@ -182,6 +200,7 @@ class ComposeStack:
             self.teardown_seconds = time.monotonic() - began
             self._started_up = False
             self._ready = False
+            self.listener(None, "stopped", f"{self.teardown_seconds:.1f} s")
 
     # -- sharing one stack between processes (pytest-xdist workers) ---------
 
@@ -388,9 +407,16 @@ class ComposeStack:
         host, _, public = url.removeprefix("http://").rpartition(":")
         return host.strip("[]"), int(public)
 
-    def logs(self, service: str, tail: int | None = None) -> str:
+    def logs(
+        self,
+        service: str,
+        tail: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> str:
+        """A service's log: all of it, its last `tail` lines, or what it wrote in [since, until)."""
         self.project.service(service)
-        return self.engine.logs(service, tail=tail)
+        return self.engine.logs(service, tail=tail, since=since, until=until)
 
     def save_logs(self, folder: Path) -> list[Path]:
         """Write each service's whole log to `folder/<service>.log`."""
@@ -401,6 +427,10 @@ class ComposeStack:
             path.write_text(self.engine.logs(service))
             written.append(path)
         return written
+
+    def known_url(self, service: str) -> str | None:
+        """A URL of the service already resolved this session (by a probe or a test), if any."""
+        return next((url for (name, _), url in self._urls.items() if name == service), None)
 
     def _pick_port(self, service: str, port: int | None) -> int:
         spec = self.project.service(service)

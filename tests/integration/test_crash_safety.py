@@ -19,14 +19,14 @@ from tests.integration.conftest import BASE_IMAGE, leftovers, remove_project
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="signals and /proc as on Linux")
 
-# A stack that takes a while to become ready, so a run can be caught mid-start.
+# A stack that never becomes ready, so a run is always caught mid-start.
 SLOW_STACK = f"""
 services:
   slow:
     image: {BASE_IMAGE}
-    command: ["sh", "-c", "sleep 20 && touch /tmp/ready && sleep 600"]
+    command: ["sh", "-c", "sleep 600"]
     init: true
-    healthcheck: {{test: ["CMD", "test", "-f", "/tmp/ready"], interval: 1s, retries: 100}}
+    healthcheck: {{test: ["CMD", "test", "-f", "/tmp/never"], interval: 1s, retries: 1000}}
     volumes: [scratch:/scratch]
 volumes:
   scratch: {{}}
@@ -98,9 +98,14 @@ class Session:
         return self.process.returncode, output
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
+def wait_for(condition: Callable[[], bool], what: str, *running: Session, timeout: float = 120) -> None:
+    """Wait until `condition` holds; fail early, with its output, if a session ends first."""
     deadline = time.monotonic() + timeout
     while not condition():
+        for session in running:
+            if session.process is not None and session.process.poll() is not None:
+                output = session.process.stdout.read() if session.process.stdout else ""
+                raise AssertionError(f"the session ended before {what}:\n{output}")
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.2)
@@ -128,8 +133,8 @@ def sessions(tmp_path: Path) -> Iterator[Callable[..., Session]]:
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_during_bring_up_leaves_nothing(sessions: Callable[..., Session], signum: int) -> None:
-    session = sessions(SLOW_STACK, QUICK_TEST).start("--compose-timeout", "120")
-    wait_for(lambda: has_container(session.project), "the stack's first container")
+    session = sessions(SLOW_STACK, QUICK_TEST).start("--compose-timeout", "600")
+    wait_for(lambda: has_container(session.project), "the stack's first container", session)
 
     code, output = session.signal_and_wait(signum)
 
@@ -140,7 +145,7 @@ def test_signal_during_bring_up_leaves_nothing(sessions: Callable[..., Session],
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_during_tests_leaves_nothing(sessions: Callable[..., Session], signum: int) -> None:
     session = sessions(QUICK_STACK, WAITING_TEST).start()
-    wait_for(session.marker.exists, "the inner test to run")
+    wait_for(session.marker.exists, "the inner test to run", session)
 
     code, output = session.signal_and_wait(signum)
 
@@ -157,7 +162,7 @@ def test_signal_during_build_leaves_nothing(sessions: Callable[..., Session]) ->
         image: crash-build-test:never
     """
     session = sessions(compose, QUICK_TEST, {"Dockerfile.slow": dockerfile}).start()
-    wait_for(lambda: "sleep 60" in _processes(), "the build to run its slow step", timeout=60)
+    wait_for(lambda: "sleep 60" in _processes(), "the build to run its slow step", session, timeout=60)
 
     code, output = session.signal_and_wait(signal.SIGINT)
 
@@ -170,7 +175,12 @@ def test_killed_session_is_swept_by_the_next_and_live_session_survives(
 ) -> None:
     killed = sessions(QUICK_STACK, WAITING_TEST).start()
     live = sessions(QUICK_STACK, WAITING_TEST).start()
-    wait_for(lambda: killed.marker.exists() and live.marker.exists(), "both sessions to run their test")
+    wait_for(
+        lambda: killed.marker.exists() and live.marker.exists(),
+        "both sessions to run their test",
+        killed,
+        live,
+    )
     assert killed.process is not None
     killed.process.kill()  # SIGKILL: no cleanup can run
     killed.process.wait()

@@ -33,15 +33,22 @@ services:
 
 @pytest.fixture(scope="module")
 def remote_engine() -> Iterator[str]:
-    if os.geteuid() != 0 or shutil.which("dockerd") is None:
-        pytest.skip("starting a second Docker engine needs root and dockerd")
+    if os.geteuid() != 0 or shutil.which("dockerd") is None or shutil.which("ip") is None:
+        pytest.skip("starting a second Docker engine needs root, dockerd and iproute2")
     # Short paths: the engine's sockets live under exec-root, and socket paths are short.
     root = Path(tempfile.mkdtemp(prefix="t3e-", dir="/tmp"))
     url = f"tcp://{ADDRESS}:{PORT}"
+    # Its own bridge and address pool: with `--bridge none` a second engine
+    # deletes the first one's docker0 when it stops, and two engines drawing
+    # from the same default pool can give two networks one subnet.
+    bridge = f"t3e{os.getpid() % 100000}"
+    subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], check=True)
+    subprocess.run(["ip", "addr", "add", "10.255.254.1/24", "dev", bridge], check=True)
+    subprocess.run(["ip", "link", "set", bridge, "up"], check=True)
     engine = subprocess.Popen(
         ["dockerd", "--host", url, "--tls=false", "--data-root", str(root / "data"),
          "--exec-root", str(root / "exec"), "--pidfile", str(root / "pid"),
-         "--bridge", "none", "--iptables=false"],
+         "--bridge", bridge, "--iptables=false", "--default-address-pool", "base=10.254.0.0/16,size=24"],
         stdout=subprocess.DEVNULL, stderr=(root / "log").open("w"), start_new_session=True,
     )  # fmt: skip
     env = {**os.environ, "DOCKER_HOST": url}
@@ -59,6 +66,7 @@ def remote_engine() -> Iterator[str]:
     finally:
         engine.terminate()
         engine.wait(60)
+        subprocess.run(["ip", "link", "del", bridge], check=False)
         shutil.rmtree(root, ignore_errors=True)
 
 

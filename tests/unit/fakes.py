@@ -12,6 +12,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -267,7 +268,13 @@ class FakeEngine:
                 return entry.get("host_ip") or "0.0.0.0", public
         return None
 
-    def logs(self, service: str, tail: int | None = None) -> str:
+    def logs(
+        self,
+        service: str,
+        tail: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> str:
         with self._lock:
             self.log_calls.append((service, tail))
         text = self._logs.get(service, "")

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from pytest_tel3sis_compose import plugin
+from pytest_tel3sis_compose.events import StackListener, ignore
 from pytest_tel3sis_compose.settings import StackSettings
 from pytest_tel3sis_compose.stack import ComposeStack
 from tests.unit.fakes import FakeEngine, compose, exited, service
@@ -428,8 +429,8 @@ def fake_stack(monkeypatch: pytest.MonkeyPatch) -> Callable[[FakeEngine], None]:
     """Make the plugin's compose_stack build its ComposeStack on the given FakeEngine."""
 
     def use(engine: FakeEngine) -> None:
-        def make(settings: StackSettings) -> ComposeStack:
-            return ComposeStack(dataclasses.replace(settings, poll_interval=0.01), engine)
+        def make(settings: StackSettings, listener: StackListener = ignore) -> ComposeStack:
+            return ComposeStack(dataclasses.replace(settings, poll_interval=0.01), engine, listener)
 
         monkeypatch.setattr(_fixture_module(), "ComposeStack", make)
 

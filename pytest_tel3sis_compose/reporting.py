@@ -1,0 +1,92 @@
+"""What the plugin adds to pytest's report: header lines, a stack summary, logs on failures."""
+
+from __future__ import annotations
+
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from pytest_tel3sis_compose.pytest_config import configured_files, planned_project_name
+from pytest_tel3sis_compose.stack import ComposeStack
+
+#: When the test's window opened: the start of its setup.
+TEST_STARTED = pytest.StashKey[datetime]()
+
+
+def header_lines(config: pytest.Config) -> list[str]:
+    files = ", ".join(_relative(path, config.rootpath) for path in configured_files(config))
+    return [
+        f"compose: {engine_versions()}",
+        f"compose files: {files}; project: {planned_project_name(config)}",
+    ]
+
+
+def engine_versions() -> str:
+    """`docker engine X, Compose Y`, asked of the CLI in parallel (a header must be quick)."""
+    commands = (
+        ["docker", "version", "--format", "{{.Server.Version}}"],
+        ["docker", "compose", "version", "--short"],
+    )
+    with ThreadPoolExecutor(2) as pool:
+        engine, compose = pool.map(_ask, commands)
+    return f"docker engine {engine or 'not reachable'}, Compose {compose or 'v2 not installed'}"
+
+
+def _ask(command: list[str]) -> str:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def summary_lines(stack: ComposeStack) -> list[str]:
+    """A table of the services: URL, time to ready, probe; then the teardown time."""
+    if not stack.ready_after:
+        return []
+    rows = [("service", "url", "ready after", "probe")]
+    for service in stack.services:
+        seconds = stack.ready_after.get(service)
+        rows.append(
+            (
+                service,
+                stack.known_url(service) or "-",
+                f"{seconds:.1f} s" if seconds is not None else "-",
+                stack.probes[service].describe() if service in stack.probes else "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [
+        "  "
+        + "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
+        + "  "
+        + row[3]
+        for row in rows
+    ]
+    if stack.teardown_seconds is not None:
+        lines.append(f"  taken down in {stack.teardown_seconds:.1f} s")
+    elif stack.kept:
+        lines.append("  kept running for the next run (--compose-reuse)")
+    return [f"compose stack {stack.project_name}", *lines]
+
+
+def attach_logs(item: pytest.Item, report: pytest.TestReport, stack: ComposeStack) -> None:
+    """Add to a failed test's report what each service logged while that test ran."""
+    started = item.stash.get(TEST_STARTED, None)
+    if not report.failed or started is None or not stack.ready_after:
+        return
+    until = datetime.now(timezone.utc)
+    for service in stack.services:
+        text = stack.logs(service, since=started, until=until)
+        if text.strip():
+            report.sections.append((f"compose logs: {service} (during this test)", text))
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
