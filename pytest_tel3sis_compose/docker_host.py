@@ -38,9 +38,15 @@ def host_of(endpoint: str, *, where: str) -> str:
     return host
 
 
-def _context_endpoint() -> str | None:
+def context_name() -> str | None:
+    """The docker context in use, None for the default one; read without asking Docker."""
     name = os.environ.get("DOCKER_CONTEXT") or _current_context()
-    if not name or name == "default":
+    return None if not name or name == "default" else name
+
+
+def _context_endpoint() -> str | None:
+    name = context_name()
+    if name is None:
         return None
     from python_on_whales import DockerException, docker  # only for non-default contexts
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_tel3sis_compose.docker_host import context_name, host_of, is_loopback
+from pytest_tel3sis_compose.errors import ComposeError
 from pytest_tel3sis_compose.pytest_config import configured_files, planned_project_name
 from pytest_tel3sis_compose.stack import ComposeStack
 
@@ -25,7 +28,21 @@ def header_lines(config: pytest.Config) -> list[str]:
 
 
 def engine_versions() -> str:
-    """`docker engine X, Compose Y`, asked of the CLI in parallel (a header must be quick)."""
+    """`docker engine X, Compose Y`, asked of the CLI in parallel (a header must be quick).
+
+    A remote engine is named, not asked: over ssh or a slow link the
+    question alone could hold the session up; the stack's start asks anyway.
+    """
+    docker_host = os.environ.get("DOCKER_HOST", "")
+    try:
+        host = host_of(docker_host, where="DOCKER_HOST") if docker_host else None
+    except ComposeError:
+        host = docker_host
+    if host is not None and not is_loopback(host):
+        return f"docker engine at {host}"
+    context = context_name()
+    if context is not None and not docker_host:
+        return f"docker engine of context {context}"
     commands = (
         ["docker", "version", "--format", "{{.Server.Version}}"],
         ["docker", "compose", "version", "--short"],
