@@ -51,7 +51,11 @@ class WhalesEngine:
             raise EngineError(f"no Docker engine answers: {_stderr(exc)}\nFix: {_START_ENGINE}.") from None
         except FileNotFoundError:
             raise EngineError(f"the `docker` command is not installed.\nFix: {_START_ENGINE}.") from None
-        if not self.docker.compose.is_installed():
+        try:
+            installed = self.docker.compose.is_installed()
+        except DockerException:  # the CLI refuses `compose` outright
+            installed = False
+        if not installed:
             raise EngineError(f"`docker compose version` failed.\nFix: {_INSTALL_COMPOSE}.")
 
     def add_compose_file(self, path: Path) -> None:

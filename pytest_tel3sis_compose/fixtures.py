@@ -46,15 +46,18 @@ def compose_settings(
         if overrides_pytest_docker(request, name)
     }
     shared = worker_input(pytestconfig)
-    return settings_from_config(
-        pytestconfig,
-        owner_pid=shared[OWNER_PID] if shared else None,
-        default_project_name=f"pytest-{shared[OWNER_PID]}-{shared['testrunuid'][:6]}" if shared else None,
-        compose_file_fixture=overrides.get("docker_compose_file"),
-        project_name=overrides.get("docker_compose_project_name"),
-        host=_host(request),
-        probes=compose_probes,
-    )
+    try:
+        return settings_from_config(
+            pytestconfig,
+            owner_pid=shared[OWNER_PID] if shared else None,
+            default_project_name=f"pytest-{shared[OWNER_PID]}-{shared['testrunuid'][:6]}" if shared else None,
+            compose_file_fixture=overrides.get("docker_compose_file"),
+            project_name=overrides.get("docker_compose_project_name"),
+            host=_host(request),
+            probes=compose_probes,
+        )
+    except ComposeError as exc:
+        pytest.fail(f"{type(exc).__name__}: {exc}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

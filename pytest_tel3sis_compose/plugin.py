@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from pytest_tel3sis_compose.errors import ConfigError
 from pytest_tel3sis_compose.fixtures import STACK_KEY, compose_probes, compose_settings, compose_stack
-from pytest_tel3sis_compose.pytest_config import configured_files, reuse_project_name
+from pytest_tel3sis_compose.pytest_config import configured_files, reuse_project_name, validate_options
 from pytest_tel3sis_compose.reporting import TEST_STARTED, attach_logs, header_lines, summary_lines
 from pytest_tel3sis_compose.settings import DEFAULT_TIMEOUT
 from pytest_tel3sis_compose.xdist_support import XdistController, worker_input
@@ -105,6 +106,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    try:
+        validate_options(config)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
     if worker_input(config) is None and not hasattr(config, "workerinput"):
         config.pluginmanager.register(XdistController(), "tel3sis-compose-xdist")
 

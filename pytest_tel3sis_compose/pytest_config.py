@@ -14,7 +14,13 @@ from pytest_tel3sis_compose.container_coverage import CoverageSettings, validate
 from pytest_tel3sis_compose.docker_host import is_loopback
 from pytest_tel3sis_compose.errors import ConfigError
 from pytest_tel3sis_compose.probes import Probe, probe_from_line
-from pytest_tel3sis_compose.settings import StackSettings, parse_timeout, resolve_files, unique_project_name
+from pytest_tel3sis_compose.settings import (
+    StackSettings,
+    check_timeout,
+    parse_timeout,
+    resolve_files,
+    unique_project_name,
+)
 
 DEFAULT_COMPOSE_FILE = "docker-compose.yml"
 
@@ -32,24 +38,10 @@ def settings_from_config(
     """Read options and ini keys once; the command line beats fixtures, fixtures beat ini."""
     files = configured_files(config, compose_file_fixture)
 
-    timeout_option = config.getoption("compose_timeout")
-    timeout = parse_timeout(
-        timeout_option if timeout_option is not None else config.getini("compose_timeout"),
-        where="--compose-timeout" if timeout_option is not None else "the compose_timeout ini key",
-    )
+    timeout = _timeout(config)
     build = _enabled(config, "compose_build")
-
-    declared: dict[str, Probe] = {}
-    for line in config.getini("compose_probes"):
-        service, probe = probe_from_line(line, where="the compose_probes ini key")
-        declared[service] = probe
-    declared.update(probes or {})
-
-    down_timeout = config.getini("compose_down_timeout")
-    try:
-        down_seconds = int(down_timeout)
-    except ValueError:
-        raise ConfigError(f"compose_down_timeout must be whole seconds, not {down_timeout!r}") from None
+    declared = {**_ini_probes(config), **(probes or {})}
+    down_seconds = _whole_seconds(config, "compose_down_timeout")
 
     coverage = _coverage_settings(config, host) if _enabled(config, "compose_coverage") else None
     reuse = _enabled(config, "compose_reuse")
@@ -81,6 +73,39 @@ def _log_dir(config: pytest.Config) -> Path | None:
 def _enabled(config: pytest.Config, name: str) -> bool:
     option = config.getoption(name)
     return bool(config.getini(name)) if option is None else bool(option)
+
+
+def validate_options(config: pytest.Config) -> None:
+    """Check option and ini values at start-up, so a typo fails at once, as a usage error."""
+    check_timeout(_timeout(config))
+    _ini_probes(config)
+    _whole_seconds(config, "compose_down_timeout")
+    _whole_seconds(config, "compose_coverage_stop_timeout")
+
+
+def _timeout(config: pytest.Config) -> float:
+    option = config.getoption("compose_timeout")
+    return parse_timeout(
+        option if option is not None else config.getini("compose_timeout"),
+        where="--compose-timeout" if option is not None else "the compose_timeout ini key",
+    )
+
+
+def _ini_probes(config: pytest.Config) -> dict[str, Probe]:
+    return dict(
+        probe_from_line(line, where="the compose_probes ini key") for line in config.getini("compose_probes")
+    )
+
+
+def _whole_seconds(config: pytest.Config, key: str) -> int:
+    value = config.getini(key)
+    try:
+        seconds = int(value)
+    except ValueError:
+        raise ConfigError(f"{key} must be whole seconds, not {value!r}") from None
+    if seconds < 0:
+        raise ConfigError(f"{key} must be 0 or more seconds, not {seconds}")
+    return seconds
 
 
 def _coverage_settings(config: pytest.Config, host: str) -> CoverageSettings:

@@ -21,10 +21,19 @@ TEST_STARTED = pytest.StashKey[datetime]()
 
 def header_lines(config: pytest.Config) -> list[str]:
     files = ", ".join(_relative(path, config.rootpath) for path in configured_files(config))
-    return [
-        f"compose: {engine_versions()}",
-        f"compose files: {files}; project: {planned_project_name(config)}",
-    ]
+    project = planned_project_name(config)
+    if not config.getoption("compose_project_name") and _conftest_names_project(config):
+        project = "set by the docker_compose_project_name fixture"
+    return [f"compose: {engine_versions()}", f"compose files: {files}; project: {project}"]
+
+
+def _conftest_names_project(config: pytest.Config) -> bool:
+    """Whether a conftest.py loaded so far overrides pytest-docker's project-name fixture."""
+    return any(
+        hasattr(plugin, "docker_compose_project_name")
+        and not getattr(plugin, "__name__", "").startswith("pytest_docker")
+        for plugin in config.pluginmanager.get_plugins()
+    )
 
 
 def engine_versions() -> str:

@@ -70,12 +70,7 @@ class StackSettings:
                 f"invalid Compose project name {self.project_name!r}: use lower-case letters, "
                 "digits, '-' and '_', starting with a letter or digit"
             )
-        # Bounded so that it stays a valid wait for threading (a day is plenty).
-        if not 0 < self.timeout <= MAX_TIMEOUT:
-            raise ConfigError(
-                f"the compose timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds, "
-                f"not {self.timeout}; set it with --compose-timeout or the compose_timeout ini key"
-            )
+        check_timeout(self.timeout)
         if self.reuse and self.coverage:
             raise ConfigError(
                 "--compose-reuse and --compose-coverage do not go together: coverage data is "
@@ -83,6 +78,16 @@ class StackSettings:
             )
         if self.down_timeout < 0:
             raise ConfigError(f"the teardown timeout must be >= 0 seconds, not {self.down_timeout}")
+
+
+def check_timeout(seconds: float) -> float:
+    # Bounded so that it stays a valid wait for threading (a day is plenty).
+    if not 0 < seconds <= MAX_TIMEOUT:
+        raise ConfigError(
+            f"the compose timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds, "
+            f"not {seconds}; set it with --compose-timeout or the compose_timeout ini key"
+        )
+    return seconds
 
 
 def parse_timeout(value: str | float, *, where: str) -> float:

@@ -87,6 +87,14 @@ def failure_of(pytester: pytest.Pytester, *args: str) -> str:
     return str(result.stdout)
 
 
+def usage_error_of(pytester: pytest.Pytester, *args: str) -> str:
+    """The error of an inner session refused at start-up for a bad option or ini value."""
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR, str(result.stdout)
+    assert not (pytester.path / "settings.json").exists()  # nothing ran
+    return str(result.stderr)
+
+
 def ini(pytester: pytest.Pytester, body: str) -> None:
     pytester.makeini("[pytest]\n" + textwrap.dedent(body))
 
@@ -240,7 +248,7 @@ def test_compose_timeout_ini(inner: pytest.Pytester) -> None:
 
 
 def test_bad_compose_timeout_option_gives_a_clear_error(inner: pytest.Pytester) -> None:
-    output = failure_of(inner, "--compose-timeout", "soon")
+    output = usage_error_of(inner, "--compose-timeout", "soon")
 
     assert "--compose-timeout must be a number of seconds, not 'soon'" in output
 
@@ -248,13 +256,13 @@ def test_bad_compose_timeout_option_gives_a_clear_error(inner: pytest.Pytester) 
 def test_bad_compose_timeout_ini_names_the_ini_key(inner: pytest.Pytester) -> None:
     ini(inner, "compose_timeout = two minutes\n")
 
-    output = failure_of(inner)
+    output = usage_error_of(inner)
 
     assert "the compose_timeout ini key must be a number of seconds, not 'two minutes'" in output
 
 
 def test_non_positive_compose_timeout(inner: pytest.Pytester) -> None:
-    output = failure_of(inner, "--compose-timeout", "0")
+    output = usage_error_of(inner, "--compose-timeout", "0")
 
     assert (
         "the compose timeout must be more than 0 and at most 86400 seconds, not 0.0; "
@@ -265,7 +273,7 @@ def test_non_positive_compose_timeout(inner: pytest.Pytester) -> None:
 def test_compose_timeout_above_a_day(inner: pytest.Pytester) -> None:
     ini(inner, "compose_timeout = inf\n")
 
-    output = failure_of(inner)
+    output = usage_error_of(inner)
 
     assert "the compose timeout must be more than 0 and at most 86400 seconds, not inf" in output
 
@@ -289,7 +297,7 @@ def test_compose_down_timeout_ini(inner: pytest.Pytester) -> None:
 def test_bad_compose_down_timeout_ini(inner: pytest.Pytester) -> None:
     ini(inner, "compose_down_timeout = 2.5\n")
 
-    assert "compose_down_timeout must be whole seconds, not '2.5'" in failure_of(inner)
+    assert "compose_down_timeout must be whole seconds, not '2.5'" in usage_error_of(inner)
 
 
 PROBES_INI = """
@@ -339,7 +347,7 @@ def test_compose_probes_fixture_override_beats_ini_per_service(inner: pytest.Pyt
 def test_bad_compose_probes_line(inner: pytest.Pytester) -> None:
     ini(inner, "compose_probes =\n    web: running\n")
 
-    output = failure_of(inner)
+    output = usage_error_of(inner)
 
     assert "cannot read 'web: running' in the compose_probes ini key" in output
     assert "SERVICE = SPEC" in output
