@@ -27,13 +27,29 @@ def client(registry: LocalRegistry) -> RegistryClient:
 
 
 def leftovers(repository: str) -> list[str]:
-    """Containers and networks of any rehearsal, and any local image of `repository`."""
-    label = f"label={RUN_LABEL}"
-    found = [f"container {name}" for name in docker("ps", "-aq", "--filter", label).stdout.split()]
-    found += [f"network {name}" for name in docker("network", "ls", "-q", "--filter", label).stdout.split()]
+    """Containers and networks of rehearsals since this test began, and local images of `repository`.
+
+    Rehearsal objects that were there before the test (another run's) are not this test's.
+    """
+    found = [f"container {name}" for name in _rehearsal_objects("ps", "-aq")]
+    found += [f"network {name}" for name in _rehearsal_objects("network", "ls", "-q")]
     images = docker("images", "--digests", "--format", "{{.Repository}}:{{.Tag}}@{{.Digest}}", repository)
     found += [f"image {line}" for line in images.stdout.split()]
-    return found
+    return [item for item in found if item not in _BEFORE]
+
+
+def _rehearsal_objects(*command: str) -> list[str]:
+    return docker(*command, "--filter", f"label={RUN_LABEL}").stdout.split()
+
+
+_BEFORE: set[str] = set()
+
+
+@pytest.fixture(autouse=True)
+def _note_what_was_there() -> None:
+    _BEFORE.clear()
+    _BEFORE.update(f"container {name}" for name in _rehearsal_objects("ps", "-aq"))
+    _BEFORE.update(f"network {name}" for name in _rehearsal_objects("network", "ls", "-q"))
 
 
 def assert_published(result: Rehearsal, registry: LocalRegistry, expected_tags: set[str]) -> None:
