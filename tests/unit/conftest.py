@@ -85,3 +85,12 @@ def make_settings(compose_file: Path) -> Callable[..., StackSettings]:
         return StackSettings(**values)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _stack_folders_in_tmp_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Stacks a test starts and never stops leave their folder in pytest's temp dir, not /tmp."""
+    base = tmp_path_factory.mktemp("stacks")
+    monkeypatch.setattr("pytest_tel3sis_compose.stack.tempfile.tempdir", str(base))
