@@ -106,10 +106,10 @@ class WhalesEngine:
     def status(self, service: str) -> ContainerStatus | None:
         container_id = self._container_ids.get(service)
         if container_id is None:
-            found = self.docker.compose.ps(services=[service], all=True)
-            if not found:
+            self._container_ids.update(self._project_containers())
+            container_id = self._container_ids.get(service)
+            if container_id is None:
                 return None
-            container_id = self._container_ids[service] = found[0].id
         try:
             container = self.docker.container.inspect(container_id)
         except DockerException:
@@ -127,6 +127,19 @@ class WhalesEngine:
             health_output=(last or "").strip(),
             labels=dict(container.config.labels or {}),
         )
+
+    def _project_containers(self) -> dict[str, str]:
+        """Container ID by service, in one `docker ps` (far quicker than `compose ps` per service)."""
+        listed = run(
+            [
+                *self.docker.client_config.docker_cmd,
+                "ps", "--all", "--no-trunc",
+                "--filter", f"label=com.docker.compose.project={self.project_name}",
+                "--format", '{{.ID}} {{.Label "com.docker.compose.service"}}',
+            ]
+        )  # fmt: skip
+        pairs = (line.split(" ", 1) for line in str(listed).splitlines() if " " in line)
+        return {service: container_id for container_id, service in pairs}
 
     def execute(self, service: str, argv: Sequence[str]) -> CommandResult:
         try:
@@ -163,6 +176,12 @@ class WhalesEngine:
             )
         except DockerException as exc:
             return f"(logs unavailable: {_stderr(exc)})"
+
+    def container_log(self, container_id: str) -> str:
+        try:
+            return str(self.docker.container.logs(container_id))
+        except DockerException as exc:
+            return f"(log unavailable: {_stderr(exc)})"
 
     def stop(self, timeout: int) -> None:
         try:

@@ -24,6 +24,8 @@ class ServiceSpec:
     """The service has a `build:` section: its image is made from the project's source."""
     completed_dependency: bool = False
     """Another service waits for this one with `service_completed_successfully`."""
+    healthy_dependency: bool = False
+    """Another service waits for this one with `service_healthy`."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,12 @@ class ProjectSpec:
             for dependency, condition in _depends_on(service).items()
             if condition == "service_completed_successfully"
         }
+        healthy = {
+            dependency
+            for service in raw_services.values()
+            for dependency, condition in _depends_on(service).items()
+            if condition == "service_healthy"
+        }
         services = {
             name: ServiceSpec(
                 name=name,
@@ -54,6 +62,7 @@ class ProjectSpec:
                 probe=_unescape_dollars(raw.get(PROBE_FIELD)),
                 builds="build" in raw,
                 completed_dependency=name in completed,
+                healthy_dependency=name in healthy,
             )
             for name, raw in raw_services.items()
         }

@@ -10,6 +10,7 @@ the `compose_probes` fixture with `Probe` objects.
 from __future__ import annotations
 
 import json
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,9 @@ class ProbeTarget(Protocol):
     def base_url(self, port: int) -> str: ...
 
     def execute(self, argv: Sequence[str]) -> CommandResult: ...
+
+    def container_log(self) -> str:
+        """Everything the service's current container has written so far."""
 
 
 class Probe(ABC):
@@ -192,10 +196,43 @@ class CommandProbe(Probe):
         return ProbeResult(result.exit_code == 0, f"exit {result.exit_code}: {result.output}")
 
 
+class LogProbe(Probe):
+    """Ready when the container's log has a line matching `pattern` (a regular expression).
+
+    For services that announce their own readiness, such as a Celery worker's
+    `celery@host ready.`: seen within one poll, with no process started in
+    the container. Only the current container's log counts, so a restarted
+    container must announce itself again.
+    """
+
+    def __init__(self, pattern: str) -> None:
+        try:
+            self.regex = re.compile(pattern, re.MULTILINE)
+        except re.error as exc:
+            raise ConfigError(
+                f"the log pattern {pattern!r} is not a valid regular expression: {exc}"
+            ) from None
+        self.pattern = pattern
+
+    def __repr__(self) -> str:
+        return f"LogProbe({self.pattern!r})"
+
+    def describe(self) -> str:
+        return f"log line matching '{self.pattern}'"
+
+    def check(self, target: ProbeTarget) -> ProbeResult:
+        log = target.container_log()
+        found = self.regex.search(log)
+        if found:
+            return ProbeResult(True, found.group(0))
+        last = log.rstrip("\n").rpartition("\n")[2]
+        return ProbeResult(False, f"no line matches yet; last line: {last[-300:]}")
+
+
 _FORMS = (
     'use one of: "healthcheck", "running", "completed", '
     '{"http": {"port": 3000, "path": "/v1/health", "status": 200, "json": {"*": "ok"}}}, '
-    '{"command": ["redis-cli", "ping"]}'
+    '{"command": ["redis-cli", "ping"]}, {"log": "ready to accept connections"}'
 )
 
 
@@ -221,6 +258,8 @@ def probe_from_spec(spec: Any, *, where: str) -> Probe:
                 return _http_probe(args)
             if kind == "command" and isinstance(args, (str, list)):
                 return CommandProbe(args)
+            if kind == "log" and isinstance(args, str):
+                return LogProbe(args)
         except ConfigError as exc:
             label = "HTTP" if kind == "http" else kind
             raise ConfigError(f"bad {label} probe in {where}: {exc}; {_FORMS}") from None

@@ -29,6 +29,9 @@ class _Target:
     def execute(self, argv: Sequence[str]) -> CommandResult:
         return self.engine.execute(self.service, argv)
 
+    def container_log(self) -> str:
+        return self.engine.container_log(self.status.container_id)
+
 
 class _NotReady(Exception):
     def __init__(self, service: str, reason: str, probe: Probe, last: ProbeResult | None) -> None:

@@ -9,6 +9,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -103,7 +104,10 @@ class ComposeStack:
         """
         self.engine.check()
         self.probes = self.plan_probes()  # validates the compose files before anything starts
-        self.swept = self.engine.sweep_orphans()
+        # Other projects' orphans: removed while this one builds and starts.
+        sweeping = ThreadPoolExecutor(1, thread_name_prefix="janitor")
+        sweep = sweeping.submit(self.engine.sweep_orphans)
+        sweeping.shutdown(wait=False)
         self._workdir = Path(tempfile.mkdtemp(prefix="tel3sis-compose-"))
         if self.settings.reuse:
             fingerprint = stack_fingerprint(self._config, self.engine.image_id)
@@ -113,7 +117,16 @@ class ComposeStack:
         else:
             labels = {LABEL_OWNER: self.owner.label(), LABEL_SESSION: self.settings.session_id}
         extra = self.coverage.prepare(self.project, self._workdir / "coverage") if self.coverage else None
-        self._override = write_override(build_override(self.project, labels, extra), self._workdir)
+        fast = [
+            name
+            for name, spec in self.project.services.items()
+            if spec.has_healthcheck
+            and (spec.healthy_dependency or isinstance(self.probes[name], HealthcheckProbe))
+        ]
+        document = build_override(
+            self.project, labels, extra, fast, start_period_seconds=self.settings.timeout
+        )
+        self._override = write_override(document, self._workdir)
         self.engine.add_compose_file(self._override)
         if self.settings.reuse:
             self.reuse_outcome = self._reuse_verdict(fingerprint)
@@ -146,6 +159,7 @@ class ComposeStack:
             listener=relay,
         )
         self.ready_after = {service: at - started for service, at in ready_at.items()}
+        self.swept = sweep.result()
         self._ready = True
         self.listener(None, "ready", f"{time.monotonic() - started:.1f} s")
 

@@ -43,7 +43,7 @@ def test_invalid_input_is_rejected_by_the_web_service(compose_stack: ComposeStac
 def test_urls_are_on_loopback_and_every_service_was_probed(compose_stack: ComposeStack) -> None:
     assert compose_stack.url("web").startswith("http://127.0.0.1:")
     assert set(compose_stack.ready_after) == {"redis", "web", "worker"}
-    assert compose_stack.probes["worker"].describe().startswith("command ")
+    assert compose_stack.probes["worker"].describe() == r"log line matching 'celery@\S+ ready\.'"
     assert compose_stack.probes["web"].describe().startswith("HTTP GET :3000/v1/health")
 
 

@@ -244,6 +244,10 @@ class FakeEngine:
         healthy = isinstance(check, Mapping) and bool(check.get("test")) and not check.get("disable")
         return running(service, "healthy" if healthy else None)
 
+    def container_log(self, container_id: str) -> str:
+        """The log of the service whose container this is (the fakes' ids are `<service>-id`)."""
+        return next((text for service, text in self._logs.items() if container_id.startswith(service)), "")
+
     def execute(self, service: str, argv: Sequence[str]) -> CommandResult:
         with self._lock:
             self.exec_calls.append((service, tuple(argv)))
@@ -305,8 +309,10 @@ class FakeTarget:
         service: str = "web",
         base_url: str = "http://127.0.0.1:1",
         result: CommandResult | None = None,
+        log: str = "",
     ) -> None:
         self.service = service
+        self.log = log
         self.status = status or running(service)
         self._base_url = base_url
         self._result = result or CommandResult(0, "")
@@ -320,3 +326,6 @@ class FakeTarget:
     def execute(self, argv: Sequence[str]) -> CommandResult:
         self.executed.append(tuple(argv))
         return self._result
+
+    def container_log(self) -> str:
+        return self.log

@@ -14,6 +14,7 @@ from pytest_tel3sis_compose.probes import (
     CompletedProbe,
     HealthcheckProbe,
     HttpProbe,
+    LogProbe,
     Probe,
     ProbeResult,
     RunningProbe,
@@ -392,3 +393,27 @@ def test_http_probe_takes_digits_in_a_string_as_compose_interpolation_gives_them
 
     assert isinstance(probe, HttpProbe)
     assert (probe.port, probe.status) == (8080, 204)
+
+
+# -- LogProbe -------------------------------------------------------------------------
+
+
+def test_log_probe_passes_on_a_matching_line_and_shows_it() -> None:
+    probe = probe_from_spec({"log": r"celery@\S+ ready\."}, where=WHERE)
+    target = FakeTarget(log="starting\n[INFO] celery@abc123 ready.\n")
+
+    result = probe.check(target)
+
+    assert isinstance(probe, LogProbe)
+    assert result == ProbeResult(True, "celery@abc123 ready.")
+
+
+def test_log_probe_without_a_match_shows_the_last_line() -> None:
+    result = LogProbe("ready to accept").check(FakeTarget(log="booting\nloading data\n"))
+
+    assert result == ProbeResult(False, "no line matches yet; last line: loading data")
+
+
+def test_log_probe_with_a_bad_pattern_is_a_config_error_naming_where() -> None:
+    with pytest.raises(ConfigError, match=r"bad log probe in .*not a valid regular expression"):
+        probe_from_spec({"log": "ready ("}, where=WHERE)
