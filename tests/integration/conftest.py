@@ -11,6 +11,17 @@ from python_on_whales import docker
 # An image the engine bootstrap guarantees, so broken stacks need no build.
 BASE_IMAGE = "redis:7-bookworm"
 
+# The small real service most test stacks are made of: Redis, healthy within a second or two.
+CACHE = f"""services:
+  cache:
+    image: {BASE_IMAGE}
+    user: redis
+    command: ["redis-server", "--protected-mode", "no"]
+    healthcheck: {{test: ["CMD", "redis-cli", "ping"], interval: 1s, retries: 30}}
+"""
+CACHE_WITH_PORT = CACHE + '    ports: ["127.0.0.1::6379"]\n'
+CACHE_WITH_VOLUME = CACHE + "    volumes: [data:/data]\nvolumes:\n  data: {}\n"
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:

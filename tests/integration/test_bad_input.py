@@ -16,21 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import BASE_IMAGE
+from tests.integration.conftest import BASE_IMAGE, CACHE_WITH_PORT
 
-STACK = f"""
-services:
-  cache:
-    image: {BASE_IMAGE}
-    user: redis
-    command: ["redis-server", "--protected-mode", "no"]
-    healthcheck: {{test: ["CMD", "redis-cli", "ping"], interval: 1s, retries: 30}}
-    ports: ["127.0.0.1::6379"]
-  worker:
+STACK = (
+    CACHE_WITH_PORT
+    + f"""  worker:
     image: {BASE_IMAGE}
     command: ["sleep", "300"]
     init: true
 """
+)
 
 USES_STACK = """
 def test_uses_stack(compose_stack):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from python_on_whales import docker
 
-from tests.integration.conftest import BASE_IMAGE, leftovers, remove_project
+from tests.integration.conftest import BASE_IMAGE, CACHE_WITH_VOLUME, leftovers, remove_project
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="signals and /proc as on Linux")
 
@@ -32,17 +32,7 @@ volumes:
   scratch: {{}}
 """
 
-QUICK_STACK = f"""
-services:
-  cache:
-    image: {BASE_IMAGE}
-    user: redis
-    command: ["redis-server", "--protected-mode", "no"]
-    healthcheck: {{test: ["CMD", "redis-cli", "ping"], interval: 1s, retries: 30}}
-    volumes: [data:/data]
-volumes:
-  data: {{}}
-"""
+QUICK_STACK = CACHE_WITH_VOLUME
 
 # A test that signals it runs, then waits to be interrupted or killed.
 WAITING_TEST = """

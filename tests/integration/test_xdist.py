@@ -8,17 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import BASE_IMAGE, leftovers
+from tests.integration.conftest import CACHE_WITH_PORT, leftovers
 
-STACK = f"""
-services:
-  cache:
-    image: {BASE_IMAGE}
-    user: redis
-    command: ["redis-server", "--protected-mode", "no"]
-    healthcheck: {{test: ["CMD", "redis-cli", "ping"], interval: 1s, retries: 30}}
-    ports: ["127.0.0.1::6379"]
-"""
+STACK = CACHE_WITH_PORT
 
 # Each test records which worker ran it and which stacks were running then.
 RECORDING_TESTS = """
