@@ -73,3 +73,13 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+#: Engines this process has seen answer, with Compose v2 (keyed by `engine_key()`):
+#: the report header asks first, so the stack's own check need not ask again.
+VERIFIED: set[str] = set()
+
+
+def engine_key() -> str:
+    """What names the engine the docker CLI talks to in this environment."""
+    return "|".join(os.environ.get(name, "") for name in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG"))

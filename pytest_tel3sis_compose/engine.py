@@ -11,6 +11,7 @@ import yaml
 from python_on_whales import DockerClient, DockerException
 from python_on_whales.utils import run
 
+from pytest_tel3sis_compose.docker_host import VERIFIED, engine_key
 from pytest_tel3sis_compose.engine_types import CommandResult, ContainerStatus
 from pytest_tel3sis_compose.errors import ConfigError, EngineError
 from pytest_tel3sis_compose.ownership import Janitor
@@ -45,6 +46,8 @@ class WhalesEngine:
         self._container_ids: dict[str, str] = {}
 
     def check(self) -> None:
+        if engine_key() in VERIFIED:
+            return  # this process saw it answer, Compose included (the report header asked)
         try:
             self.docker.version()
         except DockerException as exc:
@@ -57,6 +60,7 @@ class WhalesEngine:
             installed = False
         if not installed:
             raise EngineError(f"`docker compose version` failed.\nFix: {_INSTALL_COMPOSE}.")
+        VERIFIED.add(engine_key())
 
     def add_compose_file(self, path: Path) -> None:
         self.docker = DockerClient(
@@ -126,6 +130,7 @@ class WhalesEngine:
             health=health.status if health else None,
             health_output=(last or "").strip(),
             labels=dict(container.config.labels or {}),
+            ports=_published(container.network_settings.ports),
         )
 
     def _project_containers(self) -> dict[str, str]:
@@ -198,6 +203,17 @@ class WhalesEngine:
                 f"taking project {self.project_name!r} down failed:\n{_stderr(exc)}\n"
                 f"Remove it by hand: docker compose -p {self.project_name} down -v --remove-orphans"
             ) from None
+
+
+def _published(ports: Mapping[str, Any] | None) -> dict[int, tuple[str, int]]:
+    """`{"3000/tcp": [{"HostIp": "127.0.0.1", "HostPort": "32768"}]}` -> `{3000: ("127.0.0.1", 32768)}`."""
+    published = {}
+    for key, bindings in (ports or {}).items():
+        port, _, protocol = key.partition("/")
+        if protocol == "tcp" and bindings:
+            first = bindings[0]
+            published[int(port)] = (first.get("HostIp") or "0.0.0.0", int(first["HostPort"]))
+    return published
 
 
 def _stderr(exc: DockerException) -> str:

@@ -26,6 +26,8 @@ class ContainerStatus:
     health_output: str = ""
     """Output of the last healthcheck run."""
     labels: Mapping[str, str] = field(default_factory=dict)
+    ports: Mapping[int, tuple[str, int]] = field(default_factory=dict)
+    """Published TCP ports: container port -> (host address, host port)."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_tel3sis_compose.docker_host import context_name, host_of, is_loopback
+from pytest_tel3sis_compose.docker_host import VERIFIED, context_name, engine_key, host_of, is_loopback
 from pytest_tel3sis_compose.errors import ComposeError
 from pytest_tel3sis_compose.pytest_config import configured_files, planned_project_name
 from pytest_tel3sis_compose.stack import ComposeStack
@@ -58,6 +58,8 @@ def engine_versions() -> str:
     )
     with ThreadPoolExecutor(2) as pool:
         engine, compose = pool.map(_ask, commands)
+    if engine and compose:
+        VERIFIED.add(engine_key())
     return f"docker engine {engine or 'not reachable'}, Compose {compose or 'v2 not installed'}"
 
 

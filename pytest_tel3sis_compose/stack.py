@@ -471,7 +471,11 @@ class ComposeStack:
     def _base_url(self, service: str, port: int) -> str:
         key = (service, port)
         if key not in self._urls:
-            published = self.engine.port(service, port)
+            # The container's own inspect data first: no Compose process to start.
+            status = self.engine.status(service)
+            published = status.ports.get(port) if status else None
+            if published is None:
+                published = self.engine.port(service, port)
             if published is None:
                 raise EngineError(f"Compose reports no published port for {service}:{port}")
             bound, public = published
