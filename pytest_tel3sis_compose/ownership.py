@@ -56,6 +56,11 @@ class Owner:
         return bool(self.started) and _start_time(self.pid) not in ("", self.started)
 
 
+def _gone(owner_label: str) -> bool:
+    owner = Owner.parse(owner_label)
+    return owner is not None and owner.is_gone()
+
+
 def _start_time(pid: int) -> str:
     try:
         stat = open(f"/proc/{pid}/stat").read()  # noqa: SIM115 - one short read
@@ -66,49 +71,60 @@ def _start_time(pid: int) -> str:
 
 
 class Janitor:
-    """Finds and removes stacks left by dead owners, through python-on-whales."""
+    """Finds and removes stacks left by dead owners, through the docker CLI.
+
+    Listing reads the labels in the listing itself (`--format`), so a stack
+    that another session removes meanwhile cannot make the sweep fail.
+    """
 
     def __init__(self, docker: Any) -> None:
         self.docker = docker
 
     def orphaned_projects(self) -> set[str]:
         owners: dict[str, set[str]] = {}
-        for labels in self._labelled(LABEL_OWNER):
-            owners.setdefault(labels[PROJECT_LABEL], set()).add(labels[LABEL_OWNER])
-        return {
-            project
-            for project, labels in owners.items()
-            if all((owner := Owner.parse(label)) is not None and owner.is_gone() for label in labels)
-        }
+        for project, label in self._labelled(LABEL_OWNER):
+            owners.setdefault(project, set()).add(label)
+        return {project for project, labels in owners.items() if all(_gone(label) for label in labels)}
 
     def kept_projects(self) -> set[str]:
-        return {labels[PROJECT_LABEL] for labels in self._labelled(LABEL_KEEP)}
+        return {project for project, _ in self._labelled(LABEL_KEEP)}
 
     def remove(self, project: str) -> None:
         """Remove every container, network and volume Compose labelled with `project`."""
-        by_project = [("label", f"{PROJECT_LABEL}={project}")]
-        containers = self.docker.container.list(all=True, filters=by_project)
-        if containers:
-            self.docker.container.remove(containers, force=True, volumes=True)
-        networks = self.docker.network.list(filters=by_project)
-        if networks:
-            self.docker.network.remove(networks)
-        volumes = self.docker.volume.list(filters=by_project)
-        if volumes:
-            self.docker.volume.remove(volumes)
+        by_project = f"label={PROJECT_LABEL}={project}"
+        for listing, removal in (
+            (["ps", "--all", "--quiet"], ["rm", "--force", "--volumes"]),
+            (["network", "ls", "--quiet"], ["network", "rm"]),
+            (["volume", "ls", "--quiet"], ["volume", "rm", "--force"]),
+        ):
+            ids = self._docker(*listing, "--filter", by_project).split()
+            if ids:
+                self._docker(*removal, *ids, missing_ok=True)
 
-    def _labelled(self, label: str) -> list[dict[str, str]]:
-        """Label sets of every container, network and volume carrying `label` and a project."""
-        found = [("label", label), ("label", PROJECT_LABEL)]
-        objects = (
-            self.docker.container.list(all=True, filters=found)
-            + self.docker.network.list(filters=found)
-            + self.docker.volume.list(filters=found)
-        )
-        return [_labels(obj) for obj in objects]
+    def _labelled(self, label: str) -> list[tuple[str, str]]:
+        """(project, value of `label`) of every container, network and volume carrying both."""
+        found: list[tuple[str, str]] = []
+        for listing in (["ps", "--all"], ["network", "ls"], ["volume", "ls"]):
+            lines = self._docker(
+                *listing,
+                "--filter", f"label={label}",
+                "--filter", f"label={PROJECT_LABEL}",
+                "--format", f'{{{{.Label "{PROJECT_LABEL}"}}}}\t{{{{.Label "{label}"}}}}',
+            )  # fmt: skip
+            for line in lines.splitlines():
+                project, _, value = line.partition("\t")
+                if project and value:
+                    found.append((project, value))
+        return found
 
+    def _docker(self, *args: str, missing_ok: bool = False) -> str:
+        from python_on_whales import DockerException
+        from python_on_whales.utils import run
 
-def _labels(obj: Any) -> dict[str, str]:
-    config = getattr(obj, "config", None)
-    labels = getattr(config, "labels", None) if config is not None else getattr(obj, "labels", None)
-    return dict(labels or {})
+        try:
+            return str(run([*self.docker.client_config.docker_cmd, *args]))
+        except DockerException as exc:
+            # Gone meanwhile (another session's janitor, or its own teardown): nothing to do.
+            if missing_ok and "No such" in (exc.stderr or ""):
+                return ""
+            raise
