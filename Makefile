@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+BENCH_ROUNDS ?= 5
 
-.PHONY: integration test unit lint workflow-check engine registry setup image coverage-report release-rehearsal
+.PHONY: integration test unit lint workflow-check engine registry setup image coverage-report release-rehearsal bench
 
 ## integration: set everything up, then run the stack's integration tests through the plugin
 integration: setup engine
@@ -56,3 +57,8 @@ $(VENV)/.installed: pyproject.toml
 ## engine: a running Docker engine with Compose v2 and the stack's base images
 engine:
 	bash scripts/bootstrap-docker.sh
+
+## bench: time the plugin against raw Compose, pytest-docker and testcontainers (BENCH_ROUNDS=5)
+bench: setup engine
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	$(BIN)/python -m benchmarks.run --rounds $(BENCH_ROUNDS) --json benchmarks/results.json

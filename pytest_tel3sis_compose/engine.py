@@ -11,6 +11,7 @@ import yaml
 from python_on_whales import DockerClient, DockerException
 from python_on_whales.utils import run
 
+from pytest_tel3sis_compose import prefetch
 from pytest_tel3sis_compose.docker_host import VERIFIED, engine_key
 from pytest_tel3sis_compose.engine_types import CommandResult, ContainerStatus
 from pytest_tel3sis_compose.errors import ConfigError, EngineError
@@ -43,6 +44,7 @@ class WhalesEngine:
             compose_project_directory=project_directory,
         )
         self.project_name = project_name
+        self._directory = project_directory
         self._container_ids: dict[str, str] = {}
 
     def check(self) -> None:
@@ -76,7 +78,12 @@ class WhalesEngine:
             janitor.remove(project)
         return orphans
 
-    def config(self) -> Mapping[str, Any]:
+    def config(self, prefetched: bool = True) -> Mapping[str, Any]:
+        if prefetched:
+            files = [Path(path) for path in self.docker.client_config.compose_files]
+            ready = prefetch.take(files, self.project_name, self._directory)
+            if ready is not None:
+                return ready
         # The YAML form, not --format json: JSON drops service-level x- extension
         # fields, and probes are declared in one.
         try:

@@ -11,9 +11,15 @@ from typing import Any
 
 import pytest
 
+from pytest_tel3sis_compose import prefetch
 from pytest_tel3sis_compose.errors import ConfigError
 from pytest_tel3sis_compose.fixtures import STACK_KEY, compose_probes, compose_settings, compose_stack
-from pytest_tel3sis_compose.pytest_config import configured_files, reuse_project_name, validate_options
+from pytest_tel3sis_compose.pytest_config import (
+    configured_files,
+    planned_project_name,
+    reuse_project_name,
+    validate_options,
+)
 from pytest_tel3sis_compose.reporting import TEST_STARTED, attach_logs, header_lines, summary_lines
 from pytest_tel3sis_compose.settings import DEFAULT_TIMEOUT
 from pytest_tel3sis_compose.xdist_support import XdistController, worker_input
@@ -122,6 +128,14 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     removed = prune_stacks(kept={reuse_project_name(configured_files(config))})
     print("removed compose stacks: " + ", ".join(removed) if removed else "no compose stack to remove")
     return 0
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    # The controller of an xdist run starts no stack itself; its workers prefetch for themselves.
+    if not hasattr(config, "workerinput") and config.getoption("numprocesses", None):
+        return
+    prefetch.start(configured_files(config), planned_project_name(config))
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:

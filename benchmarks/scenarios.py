@@ -1,0 +1,269 @@
+"""The measured scenarios: how each one is started, and how its run is checked afterwards.
+
+Every stack scenario brings the reference stack (docker-compose.yml + docker-compose.ci.yml) up
+until ready, makes one `GET /v1/health` expecting 200 and every value "ok", and takes it all down.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.harness import (
+    COMPOSE_FILES,
+    PYTHON,
+    RAW_SCRIPT,
+    REPO,
+    Invocation,
+    Outcome,
+    Workspace,
+    base_env,
+    leftovers,
+    read_json,
+    remove_objects,
+)
+
+PYTEST = [PYTHON, "-m", "pytest", "-p", "no:cacheprovider"]
+_REUSE_LINE = re.compile(r"compose stack (\S+): (.+?)(?:; kept|$)", re.M)
+
+
+@dataclass
+class Check:
+    problems: list[str]
+    info: dict[str, object]
+
+
+class Scenario:
+    name = ""
+    description = ""
+    stack = True
+    needs_module: str | None = None
+
+    def invocation(self, ws: Workspace, tag: str, prefix: str) -> Invocation:
+        raise NotImplementedError
+
+    def check(self, ws: Workspace, inv: Invocation, outcome: Outcome, *, measured: bool = True) -> Check:
+        problems: list[str] = []
+        info: dict[str, object] = {}
+        if outcome.timed_out:
+            problems.append("timed out")
+        if outcome.returncode != 0:
+            problems.append(f"exit code {outcome.returncode}; log tail:\n{outcome.tail()}")
+        if self.stack and inv.record is not None and not self._recorded(inv):
+            problems.append(
+                f"the test did not record its request (no {inv.record.name}); log tail:\n{outcome.tail()}"
+            )
+        self.inspect(inv, outcome, problems, info, measured)
+        left = leftovers(lambda project: self.owns(project, inv, outcome))
+        if left:
+            problems.append("left behind: " + ", ".join(map(str, left)))
+            remove_objects(left)
+        return Check(problems, info)
+
+    def _recorded(self, inv: Invocation) -> bool:
+        return inv.record is not None and inv.record.exists()
+
+    def inspect(
+        self, inv: Invocation, outcome: Outcome, problems: list[str], info: dict[str, object], measured: bool
+    ) -> None:
+        """Scenario-specific checks of a finished run."""
+
+    def owns(self, project: str, inv: Invocation, outcome: Outcome) -> bool:
+        """Whether a Compose project is this run's, and so must be gone after it."""
+        return project == inv.project
+
+
+def _record_path(ws: Workspace, name: str, tag: str) -> Path:
+    return ws.path("records") / f"{name}-{tag}.json"
+
+
+class Raw(Scenario):
+    name = "raw"
+    description = "docker compose up -d --wait; compose port; curl GET; down -v (bash)"
+
+    def invocation(self, ws: Workspace, tag: str, prefix: str) -> Invocation:
+        project = f"{prefix}-raw-{tag}"
+        argv = ["bash", "-c", RAW_SCRIPT, "raw", project, *map(str, COMPOSE_FILES)]
+        return Invocation(argv, ws.root, base_env(), project=project)
+
+
+class Handwritten(Scenario):
+    name = "handwritten"
+    description = "the issue's bar: up -d, poll real readiness every 100 ms, one GET, down -v -t 0 (Python)"
+
+    def invocation(self, ws: Workspace, tag: str, prefix: str) -> Invocation:
+        project = f"{prefix}-hand-{tag}"
+        script = REPO / "benchmarks" / "handwritten.py"
+        argv = [PYTHON, str(script), project, *map(str, COMPOSE_FILES)]
+        return Invocation(argv, ws.root, base_env(), project=project)
+
+
+class PytestDocker(Scenario):
+    name = "pytest-docker"
+    description = "pytest session, pytest-docker's docker_services with docker_setup ['up -d --wait']"
+
+    def invocation(self, ws: Workspace, tag: str, prefix: str) -> Invocation:
+        project = f"{prefix}-pd-{tag}"
+        record = _record_path(ws, self.name, tag)
+        env = base_env(BENCH_PROJECT=project, BENCH_RECORD=str(record))
+        argv = [*PYTEST, "-p", "no:tel3sis_compose"]
+        return Invocation(argv, ws.path("pytest_docker"), env, project=project, record=record)
+
+
+class Testcontainers(Scenario):
+    name = "testcontainers"
+    description = "pytest session, a session fixture around testcontainers' DockerCompose(wait=True)"
+    needs_module = "testcontainers"
+
+    def invocation(self, ws: Workspace, tag: str, prefix: str) -> Invocation:
+        project = f"{prefix}-tc-{tag}"
+        record = _record_path(ws, self.name, tag)
+        env = base_env(COMPOSE_PROJECT_NAME=project, BENCH_RECORD=str(record))
+        argv = [*PYTEST, "-p", "no:tel3sis_compose"]
+        return Invocation(argv, ws.path("testcontainers"), env, project=project, record=record)
+
+
+class PluginCold(Scenario):
+    name = "plugin-cold"
+    description = "pytest --compose-no-build, one test on compose_stack.url('web')"
+    folder = "plugin"
+    options: tuple[str, ...] = ("--compose-no-build",)
+
+    def invocation(self, ws: Workspace, tag: str, prefix: str) -> Invocation:
+        record = _record_path(ws, self.name, tag)
+        env = base_env(BENCH_RECORD=str(record))
+        return Invocation([*PYTEST, *self.options], ws.path(self.folder), env, record=record)
+
+    def inspect(
+        self, inv: Invocation, outcome: Outcome, problems: list[str], info: dict[str, object], measured: bool
+    ) -> None:
+        data = read_json(inv.record) if inv.record else None
+        if isinstance(data, dict):
+            inv.project = str(data.get("project"))
+            info["project"] = inv.project
+
+    def owns(self, project: str, inv: Invocation, outcome: Outcome) -> bool:
+        # The plugin names a session's project pytest-<pid>-<random>; <pid> is our child.
+        return project == inv.project or project.startswith(f"pytest-{outcome.pid}-")
+
+
+class PluginWarm(PluginCold):
+    name = "plugin-warm"
+    description = "as plugin-cold with --compose-reuse, reusing the stack an unmeasured run kept"
+    folder = "warm"
+    options = ("--compose-no-build", "--compose-reuse")
+    kept: str | None = None
+
+    def inspect(
+        self, inv: Invocation, outcome: Outcome, problems: list[str], info: dict[str, object], measured: bool
+    ) -> None:
+        super().inspect(inv, outcome, problems, info, measured)
+        match = _REUSE_LINE.search(outcome.log.read_text(errors="replace"))
+        verdict = match[2] if match else None
+        info["reuse"] = verdict
+        if match:
+            PluginWarm.kept = match[1]
+        if measured and verdict != "reused":
+            problems.append(f"the kept stack was not reused (plugin said: {verdict!r})")
+        if PluginWarm.kept and not leftovers(lambda project: project == PluginWarm.kept):
+            problems.append(f"the stack {PluginWarm.kept} was not kept")
+
+    def owns(self, project: str, inv: Invocation, outcome: Outcome) -> bool:
+        # The kept stack stays on purpose; anything else of this run must be gone.
+        return project != PluginWarm.kept and project.startswith(f"pytest-{outcome.pid}-")
+
+    @staticmethod
+    def prune_invocation(ws: Workspace) -> Invocation:
+        return Invocation([*PYTEST, "--compose-prune"], ws.path("warm"), base_env())
+
+
+class PluginXdist(PluginCold):
+    name = "plugin-xdist"
+    description = "as plugin-cold with 4 tests under pytest -n 2 (one stack shared by the workers)"
+    folder = "xdist"
+    options = ("--compose-no-build", "-n", "2")
+    needs_module = "xdist"
+
+    def _recorded(self, inv: Invocation) -> bool:
+        return inv.record is not None and len(self._records(inv)) == 4
+
+    def _records(self, inv: Invocation) -> list[dict[str, object]]:
+        assert inv.record is not None
+        found = [read_json(inv.record.with_name(f"{inv.record.name}.{n}")) for n in range(4)]
+        return [r for r in found if isinstance(r, dict)]
+
+    def inspect(
+        self, inv: Invocation, outcome: Outcome, problems: list[str], info: dict[str, object], measured: bool
+    ) -> None:
+        records = self._records(inv)
+        projects = sorted({str(r["project"]) for r in records})
+        container_sets = {tuple(r["containers"]) for r in records}  # type: ignore[arg-type]
+        sessions = {s for r in records for s in r["sessions"]}  # type: ignore[attr-defined]
+        started_once = (
+            len(records) == 4
+            and len(projects) == 1
+            and len(container_sets) == 1
+            and len(next(iter(container_sets))) == 3
+            and len(sessions) == 1
+        )
+        info.update(
+            started_once=started_once,
+            projects=projects,
+            container_sets=len(container_sets),
+            session_labels=len(sessions),
+            workers=sorted({str(r["worker"]) for r in records}),
+        )
+        if len(projects) == 1:
+            inv.project = projects[0]
+        if records and not started_once:
+            problems.append(
+                f"the stack was not started exactly once: projects {projects}, "
+                f"{len(container_sets)} container sets, {len(sessions)} session labels"
+            )
+
+
+class ReferenceBare(Scenario):
+    name = "ref-pytest-bare"
+    description = "reference, no stack: pytest with one trivial test, -p no:tel3sis_compose"
+    stack = False
+
+    def invocation(self, ws: Workspace, tag: str, prefix: str) -> Invocation:
+        return Invocation([*PYTEST, "-p", "no:tel3sis_compose"], ws.path("trivial"), base_env())
+
+    def owns(self, project: str, inv: Invocation, outcome: Outcome) -> bool:
+        return project.startswith(f"pytest-{outcome.pid}-")
+
+
+class ReferencePluginIdle(ReferenceBare):
+    name = "ref-plugin-idle"
+    description = "reference, no stack: pytest with one trivial test, plugin loaded (header, hooks)"
+
+    def invocation(self, ws: Workspace, tag: str, prefix: str) -> Invocation:
+        return Invocation(list(PYTEST), ws.path("trivial"), base_env())
+
+
+ALL: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Raw(),
+        PytestDocker(),
+        Testcontainers(),
+        PluginCold(),
+        PluginWarm(),
+        PluginXdist(),
+        ReferenceBare(),
+        ReferencePluginIdle(),
+        Handwritten(),
+    )
+}
+DEFAULT = [
+    "raw",
+    "pytest-docker",
+    "testcontainers",
+    "plugin-cold",
+    "plugin-warm",
+    "plugin-xdist",
+    "ref-pytest-bare",
+    "ref-plugin-idle",
+]
