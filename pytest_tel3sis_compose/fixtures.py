@@ -24,7 +24,9 @@ STACK_KEY = pytest.StashKey[ComposeStack]()
 
 @pytest.fixture(scope="session")
 def compose_probes() -> Mapping[str, Probe]:
-    """Readiness probes by service name, replacing those the compose files declare.
+    """Override in conftest.py to declare readiness probes in Python: `{service: Probe}`.
+
+    They replace what the compose files and ini keys declare for those services.
 
     Override in conftest.py to declare probes in Python, for example::
 
@@ -62,9 +64,11 @@ def compose_settings(
 
 @pytest.fixture(scope="session")
 def compose_stack(pytestconfig: pytest.Config, compose_settings: StackSettings) -> Iterator[ComposeStack]:
-    """The compose stack, built, started and ready; taken down after the session.
+    """The ready stack: `compose_stack.url("web")` is a health-checked `http://host:port`.
 
-    `compose_stack.url("web")` is the health-checked base URL of a service.
+    Built, started and proven ready before the first test that asks for it;
+    taken down (volumes and orphans too) after the session, or at once if it
+    fails to start.
     Under pytest-xdist every worker gets the same stack, started once.
     """
     own = ComposeStack(compose_settings, listener=Progress(pytestconfig, compose_settings.project_name))
