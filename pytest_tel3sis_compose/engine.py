@@ -72,18 +72,27 @@ class WhalesEngine:
         )
 
     def sweep_orphans(self) -> list[str]:
+        # Best effort: another session may sweep the same orphan at the same time,
+        # and a stack that starts fine must not fail for someone else's leftovers.
         janitor = Janitor(self.docker)
-        orphans = sorted(janitor.orphaned_projects() - {self.project_name})
+        try:
+            orphans = sorted(janitor.orphaned_projects())
+        except DockerException:
+            return []
+        removed = []
         for project in orphans:
-            janitor.remove(project)
-        return orphans
+            try:
+                janitor.remove(project)
+            except DockerException:
+                continue
+            removed.append(project)
+        return removed
 
-    def config(self, prefetched: bool = True) -> Mapping[str, Any]:
-        if prefetched:
-            files = [Path(path) for path in self.docker.client_config.compose_files]
-            ready = prefetch.take(files, self.project_name, self._directory)
-            if ready is not None:
-                return ready
+    def config(self) -> Mapping[str, Any]:
+        files = [Path(path) for path in self.docker.client_config.compose_files]
+        ready = prefetch.take(files, self.project_name, self._directory)
+        if ready is not None:
+            return ready
         # The YAML form, not --format json: JSON drops service-level x- extension
         # fields, and probes are declared in one.
         try:
@@ -142,16 +151,24 @@ class WhalesEngine:
 
     def _project_containers(self) -> dict[str, str]:
         """Container ID by service, in one `docker ps` (far quicker than `compose ps` per service)."""
-        listed = run(
+        try:
+            listed = str(self._list_project_containers())
+        except DockerException:
+            return {}  # the engine hiccuped: the next poll asks again
+        pairs = (line.split(" ", 1) for line in listed.splitlines() if " " in line)
+        return {service: container_id for container_id, service in pairs}
+
+    def _list_project_containers(self) -> str:
+        return str(
+            run(
             [
                 *self.docker.client_config.docker_cmd,
                 "ps", "--all", "--no-trunc",
                 "--filter", f"label=com.docker.compose.project={self.project_name}",
                 "--format", '{{.ID}} {{.Label "com.docker.compose.service"}}',
             ]
+            )
         )  # fmt: skip
-        pairs = (line.split(" ", 1) for line in str(listed).splitlines() if " " in line)
-        return {service: container_id for container_id, service in pairs}
 
     def execute(self, service: str, argv: Sequence[str]) -> CommandResult:
         try:
@@ -231,7 +248,10 @@ def _stderr(exc: DockerException) -> str:
 def prune_stacks(kept: set[str]) -> list[str]:
     """Remove the stacks of dead owners, and those of the `kept` projects."""
     janitor = Janitor(DockerClient())
-    projects = janitor.orphaned_projects() | (janitor.kept_projects() & kept)
-    for project in sorted(projects):
-        janitor.remove(project)
+    try:
+        projects = janitor.orphaned_projects() | (janitor.kept_projects() & kept)
+        for project in sorted(projects):
+            janitor.remove(project)
+    except DockerException as exc:
+        raise EngineError(f"{_stderr(exc)}\nFix: {_START_ENGINE}.") from None
     return sorted(projects)

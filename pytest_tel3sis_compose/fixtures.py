@@ -72,10 +72,11 @@ def compose_stack(pytestconfig: pytest.Config, compose_settings: StackSettings) 
     Under pytest-xdist every worker gets the same stack, started once.
     """
     own = ComposeStack(compose_settings, listener=Progress(pytestconfig, compose_settings.project_name))
-    pytestconfig.stash[STACK_KEY] = own
     with sigterm_raises_interrupt():
         try:
             stack, failure = _bring_up(own, compose_settings, worker_input(pytestconfig))
+            # The one the tests use (in an xdist worker, maybe attached), for reports.
+            pytestconfig.stash[STACK_KEY] = stack
             if failure:
                 pytest.fail(failure, pytrace=False)
             yield stack

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 LABEL_OWNER = "io.tel3sis.compose.owner"
@@ -27,26 +28,34 @@ class Owner:
     pid: int
     started: str
     """The process's start time in clock ticks since boot, "" where unknown."""
+    space: str = ""
+    """This boot and pid namespace: a pid means something only within the same one."""
 
     @classmethod
     def of(cls, pid: int) -> Owner:
-        return cls(socket.gethostname(), pid, _start_time(pid))
+        return cls(socket.gethostname(), pid, _start_time(pid), _pid_space())
 
     @classmethod
     def parse(cls, label: str) -> Owner | None:
         host, _, rest = label.rpartition("@")
-        pid, _, started = rest.partition(":")
+        pid, _, rest = rest.partition(":")
+        started, _, space = rest.partition(":")
         if not host or not pid.isdigit():
             return None
-        return cls(host, int(pid), started)
+        return cls(host, int(pid), started, space)
 
     def label(self) -> str:
-        return f"{self.host}@{self.pid}:{self.started}"
+        return f"{self.host}@{self.pid}:{self.started}:{self.space}"
 
     def is_gone(self) -> bool:
-        """True only when this process certainly no longer runs on this host."""
-        if self.host != socket.gethostname():
-            return False  # another machine's process: we cannot tell
+        """True only when this process certainly no longer runs.
+
+        Where that cannot be told, the answer is False: another host, another
+        boot or pid namespace (a container sharing the host's name), or an
+        operating system without /proc.
+        """
+        if self.host != socket.gethostname() or not self.space or self.space != _pid_space():
+            return False
         try:
             os.kill(self.pid, 0)
         except ProcessLookupError:
@@ -54,6 +63,16 @@ class Owner:
         except PermissionError:
             pass  # it exists, run by another user
         return bool(self.started) and _start_time(self.pid) not in ("", self.started)
+
+
+def _pid_space() -> str:
+    """This machine's boot id and this process's pid namespace, "" where /proc lacks them."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return ""
+    return f"{boot}/{namespace}"
 
 
 def _gone(owner_label: str) -> bool:

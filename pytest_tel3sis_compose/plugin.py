@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pytest_tel3sis_compose import prefetch
-from pytest_tel3sis_compose.errors import ConfigError
+from pytest_tel3sis_compose.errors import ComposeError, ConfigError
 from pytest_tel3sis_compose.fixtures import STACK_KEY, compose_probes, compose_settings, compose_stack
 from pytest_tel3sis_compose.pytest_config import (
     configured_files,
@@ -125,7 +125,12 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
         return None
     from pytest_tel3sis_compose.engine import prune_stacks
 
-    removed = prune_stacks(kept={reuse_project_name(configured_files(config))})
+    try:
+        removed = prune_stacks(
+            kept={planned_project_name(config), reuse_project_name(configured_files(config))}
+        )
+    except ComposeError as exc:
+        raise pytest.UsageError(f"--compose-prune: {exc}") from None
     print("removed compose stacks: " + ", ".join(removed) if removed else "no compose stack to remove")
     return 0
 
@@ -153,7 +158,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
     stack = item.config.stash.get(STACK_KEY, None)
-    if stack is not None and report.when == "call":
+    if stack is not None:
         attach_logs(item, report, stack)
     return report
 

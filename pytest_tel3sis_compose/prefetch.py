@@ -1,14 +1,15 @@
 """Work a stack will need, started early in a background thread.
 
 pytest spends a few tenths of a second loading plugins and collecting before
-the first test asks for the stack; the engine's import (python-on-whales) and
-`docker compose config` can run meanwhile. A result is used only if the same
+the first test asks for the stack; the imports of the engine (python-on-whales)
+and of httpx, and `docker compose config`, can run meanwhile. A result is used only if the same
 files (unchanged since), project and engine ask for it; otherwise the stack
 asks Compose itself, so a stale or failed prefetch costs nothing but time.
 """
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
@@ -38,11 +39,31 @@ def start(files: Sequence[Path], project: str, directory: Path | None = None) ->
             return
         _pending[key] = future
 
+    # Compose runs as its own process while this one imports: the two overlap.
+    command = ["docker", "compose", *(f"--file={path}" for path in files), f"--project-name={project}"]
+    if directory is not None:
+        command.append(f"--project-directory={directory}")
+    try:
+        compose = subprocess.Popen(
+            [*command, "config"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+    except OSError:
+        compose = None
+
     def work() -> None:
         try:
-            from pytest_tel3sis_compose.engine import WhalesEngine
+            import httpx  # noqa: F401 - imported now for the HTTP probes, off the critical path
+            import yaml
 
-            future.set_result(WhalesEngine(files, project, directory).config(prefetched=False))
+            import pytest_tel3sis_compose.engine  # noqa: F401 - python-on-whales, the slow part
+
+            if compose is None:
+                raise OSError("docker is not installed")
+            text, _ = compose.communicate(timeout=60)
+            loaded = yaml.safe_load(text) if compose.returncode == 0 else None
+            if not isinstance(loaded, Mapping):
+                raise ValueError("compose config failed")  # the stack asks again, and reports it
+            future.set_result(loaded)
         except BaseException as exc:  # handed to whoever takes it, who then asks again
             future.set_exception(exc)
 

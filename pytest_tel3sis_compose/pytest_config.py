@@ -50,8 +50,8 @@ def settings_from_config(
         compose_files=files,
         project_name=config.getoption("compose_project_name")
         or project_name
-        or default_project_name
-        or (reuse_project_name(files) if reuse else session_project_name(config)),
+        # A kept stack must be found again by the next run, xdist or not.
+        or (reuse_project_name(files) if reuse else default_project_name or session_project_name(config)),
         owner_pid=owner_pid or os.getpid(),
         reuse=reuse,
         timeout=timeout,
@@ -131,7 +131,12 @@ def _coverage_settings(config: pytest.Config, host: str) -> CoverageSettings:
 
 def _coverage_data_file(config: pytest.Config) -> Path:
     """The data file of the coverage measuring this session (pytest-cov's), or coverage's default."""
-    import coverage
+    try:
+        import coverage
+    except ImportError:
+        raise ConfigError(
+            "--compose-coverage needs coverage.py in this environment: pip install coverage"
+        ) from None
 
     current = coverage.Coverage.current()
     name = current.config.data_file if current else os.environ.get("COVERAGE_FILE", ".coverage")

@@ -102,7 +102,8 @@ def _wait_one(
         if not stop.is_set():
             listener(service, "failed", failure.reason)
         raise
-    listener(service, "ready")
+    if not stop.is_set():
+        listener(service, "ready")
     return ready_at
 
 

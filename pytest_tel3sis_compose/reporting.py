@@ -20,7 +20,10 @@ TEST_STARTED = pytest.StashKey[datetime]()
 
 
 def header_lines(config: pytest.Config) -> list[str]:
-    files = ", ".join(_relative(path, config.rootpath) for path in configured_files(config))
+    configured = configured_files(config)
+    if not any(path.is_file() for path in configured):
+        return []  # a project without a stack: ask Docker nothing
+    files = ", ".join(_relative(path, config.rootpath) for path in configured)
     project = planned_project_name(config)
     if not config.getoption("compose_project_name") and _conftest_names_project(config):
         project = "set by the docker_compose_project_name fixture"

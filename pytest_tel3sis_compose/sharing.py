@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from pytest_tel3sis_compose.errors import ComposeError
 from pytest_tel3sis_compose.stack import ComposeStack
@@ -49,8 +49,20 @@ def start_or_attach(
     return attach(state["snapshot"])
 
 
-def take_down(folder: Path) -> ComposeStack | None:
-    """Take the shared stack down, if one was started; return it for reporting."""
+def take_down(folder: Path, wait: float = 120) -> ComposeStack | None:
+    """Take the shared stack down, if one was started; return it for reporting.
+
+    Under the lock, so that a worker still starting the stack (the controller
+    was interrupted) finishes and publishes what it started first.
+    """
+    try:
+        with FileLock(str(folder / "stack.lock"), timeout=wait):
+            return _take_down(folder)
+    except Timeout:
+        return _take_down(folder)  # a worker hung holding it: take down what we know of
+
+
+def _take_down(folder: Path) -> ComposeStack | None:
     state = _read(folder)
     if state is None or state.get("snapshot") is None:
         return None

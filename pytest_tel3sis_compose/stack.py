@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import re
 import shutil
 import tempfile
 import threading
@@ -104,45 +105,33 @@ class ComposeStack:
         """
         self.engine.check()
         self.probes = self.plan_probes()  # validates the compose files before anything starts
-        # Other projects' orphans: removed while this one builds and starts.
+        # Stacks of dead owners, this project's own leftovers included (a killed
+        # run with the same fixed name): removed while the override is written
+        # and the images build, and done before `up`.
         sweeping = ThreadPoolExecutor(1, thread_name_prefix="janitor")
         sweep = sweeping.submit(self.engine.sweep_orphans)
         sweeping.shutdown(wait=False)
         self._workdir = Path(tempfile.mkdtemp(prefix="tel3sis-compose-"))
-        if self.settings.reuse:
-            fingerprint = stack_fingerprint(self._config, self.engine.image_id)
-            # No owner or session here: the labels must not change between runs,
-            # or Compose would recreate the containers it should keep.
-            labels = {LABEL_KEEP: "true", LABEL_FINGERPRINT: fingerprint}
-        else:
-            labels = {LABEL_OWNER: self.owner.label(), LABEL_SESSION: self.settings.session_id}
-        extra = self.coverage.prepare(self.project, self._workdir / "coverage") if self.coverage else None
-        fast = [
-            name
-            for name, spec in self.project.services.items()
-            if spec.has_healthcheck
-            and (spec.healthy_dependency or isinstance(self.probes[name], HealthcheckProbe))
-        ]
-        document = build_override(
-            self.project, labels, extra, fast, start_period_seconds=self.settings.timeout
-        )
-        self._override = write_override(document, self._workdir)
+        fingerprint = stack_fingerprint(self._config, self.engine.image_id) if self.settings.reuse else None
+        self._override = write_override(self._override_document(fingerprint), self._workdir)
         self.engine.add_compose_file(self._override)
-        if self.settings.reuse:
+        if fingerprint is not None:
             self.reuse_outcome = self._reuse_verdict(fingerprint)
-            if self.reuse_outcome != "reused":
-                self.engine.down(0)
-        if self.reuse_outcome != "reused" and self.settings.build:
+        reusing = self.reuse_outcome == "reused"
+        if not reusing and self.settings.build:
             self.listener(None, "building")
             self.engine.build()
+        self.swept = sweep.result()
+        if self.reuse_outcome not in (None, "created", "reused"):
+            self.engine.down(0)
         started = time.monotonic()
         deadline = started + self.settings.timeout
         self._started_up = True
-        if self.reuse_outcome != "reused":
+        if reusing:
+            self.listener(None, "reusing", self.project_name)
+        else:
             self.listener(None, "starting")
             self._up_until(deadline)
-        else:
-            self.listener(None, "reusing", self.project_name)
 
         def relay(service: str | None, state: str, detail: str = "") -> None:
             if state == "ready":
@@ -159,12 +148,37 @@ class ComposeStack:
             listener=relay,
         )
         self.ready_after = {service: at - started for service, at in ready_at.items()}
-        self.swept = sweep.result()
         self._ready = True
         self.listener(None, "ready", f"{time.monotonic() - started:.1f} s")
 
+    def _override_document(self, fingerprint: str | None) -> dict[str, Any]:
+        if fingerprint is not None:
+            # No owner or session here: the labels must not change between runs,
+            # or Compose would recreate the containers it should keep.
+            labels = {LABEL_KEEP: "true", LABEL_FINGERPRINT: fingerprint}
+        else:
+            labels = {LABEL_OWNER: self.owner.label(), LABEL_SESSION: self.settings.session_id}
+        extra = (
+            self.coverage.prepare(self.project, self._workdir_path / "coverage") if self.coverage else None
+        )
+        # Healthchecks someone waits on (the plugin, or depends_on) run quickly while starting.
+        fast = [
+            name
+            for name, spec in self.project.services.items()
+            if spec.has_healthcheck
+            and (spec.healthy_dependency or isinstance(self.probes[name], HealthcheckProbe))
+        ]
+        return build_override(self.project, labels, extra, fast, start_period_seconds=self.settings.timeout)
+
+    @property
+    def _workdir_path(self) -> Path:
+        assert self._workdir is not None, "the stack's folder is made at start"
+        return self._workdir
+
     def _reuse_verdict(self, fingerprint: str) -> str:
-        statuses = {name: self.engine.status(name) for name in self.project.services}
+        names = list(self.project.services)
+        with ThreadPoolExecutor(len(names), thread_name_prefix="verdict") as pool:
+            statuses = dict(zip(names, pool.map(self.engine.status, names), strict=True))
         if all(status is None for status in statuses.values()):
             return "created"
         for name, status in statuses.items():
@@ -329,25 +343,30 @@ class ComposeStack:
             raise self._diagnose(f"`docker compose up` failed: {_reason(error)}")
 
     def _diagnose(self, reason: str) -> StackStartError:
-        """Name the service that holds the stack up: exited first, then not healthy."""
+        """Name the service that holds the stack up.
+
+        The one Compose's own error names (a port already taken, say) first;
+        then one that exited; then one not healthy (yet); else the first.
+        """
         statuses = {name: self.engine.status(name) for name in self.project.services}
-        culprit = (
-            next(
-                (
-                    n
-                    for n, s in statuses.items()
-                    if s is not None
-                    and s.state in ("exited", "dead")
-                    and not (self.probes[n].accepts_completion and s.exit_code == 0)
-                ),
-                None,
-            )
-            or next(
-                (n for n, s in statuses.items() if s is not None and s.health in ("unhealthy", "starting")),
-                None,
-            )
-            or next(iter(statuses))
-        )
+        named = [
+            name
+            for name in statuses
+            if re.search(rf"\b{re.escape(self.project_name)}[-_]{re.escape(name)}[-_]\d+\b", reason)
+        ]
+        exited = [
+            name
+            for name, status in statuses.items()
+            if status is not None
+            and status.state in ("exited", "dead")
+            and not (self.probes[name].accepts_completion and status.exit_code == 0)
+        ]
+        unready = [
+            name
+            for name, status in statuses.items()
+            if status is not None and status.health in ("unhealthy", "starting")
+        ]
+        culprit = (named + exited + unready + list(statuses))[0]
         status = statuses[culprit]
         detail = ""
         if status is not None:
@@ -512,5 +531,7 @@ def _ports(spec: ServiceSpec) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    stderr = getattr(exc, "stderr", None)
-    return (stderr or str(exc)).strip()
+    """Compose's error lines, without its progress lines."""
+    text = (getattr(exc, "stderr", None) or str(exc)).strip()
+    errors = [line.strip() for line in text.splitlines() if "rror" in line or "failed" in line]
+    return "\n".join(errors) or text

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Generator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -47,8 +48,20 @@ class XdistController:
         node.workerinput[SHARED_FOLDER] = str(self.folder)
         node.workerinput[OWNER_PID] = os.getpid()
 
-    @pytest.hookimpl(tryfirst=True)
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        # Right after the workers finish: pytest-cov combines coverage data in
+        # its own wrapper of this hook, which this one (trylast) runs inside,
+        # so the containers' data is there in time.
+        try:
+            return (yield)
+        finally:
+            self._take_down()
+
     def pytest_sessionfinish(self) -> None:
+        self._take_down()  # in case the run loop never ran (an error before it)
+
+    def _take_down(self) -> None:
         if self.folder is None:
             return
         try:
