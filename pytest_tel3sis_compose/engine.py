@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -213,20 +214,30 @@ class WhalesEngine:
             return f"(log unavailable: {_stderr(exc)})"
 
     def stop(self, timeout: int) -> None:
-        try:
-            self.docker.compose.stop(timeout=timeout)
-        except DockerException as exc:
-            raise EngineError(f"stopping project {self.project_name!r} failed:\n{_stderr(exc)}") from None
+        failure = self._compose_shielded("stop", f"--timeout={timeout}")
+        if failure:
+            raise EngineError(f"stopping project {self.project_name!r} failed:\n{failure}")
 
     def down(self, timeout: int) -> None:
         self._container_ids.clear()  # the next `up` makes new containers
-        try:
-            self.docker.compose.down(volumes=True, remove_orphans=True, timeout=timeout, quiet=True)
-        except DockerException as exc:
+        failure = self._compose_shielded("down", "--volumes", "--remove-orphans", f"--timeout={timeout}")
+        if failure:
             raise EngineError(
-                f"taking project {self.project_name!r} down failed:\n{_stderr(exc)}\n"
+                f"taking project {self.project_name!r} down failed:\n{failure}\n"
                 f"Remove it by hand: docker compose -p {self.project_name} down -v --remove-orphans"
-            ) from None
+            )
+
+    def _compose_shielded(self, *args: str) -> str:
+        """Run `docker compose ARGS` out of the terminal's process group; its stderr if it failed.
+
+        A second Ctrl-C reaches every process of the foreground group: run
+        in it, a `down` would die half done. In its own session it finishes.
+        """
+        done = subprocess.run(
+            [*map(str, self.docker.client_config.docker_compose_cmd), *args],
+            capture_output=True, text=True, start_new_session=True, check=False,
+        )  # fmt: skip
+        return "" if done.returncode == 0 else (done.stderr.strip() or f"exit code {done.returncode}")
 
 
 def _published(ports: Mapping[str, Any] | None) -> dict[int, tuple[str, int]]:

@@ -35,25 +35,19 @@ def sigterm_raises_interrupt() -> Iterator[None]:
 
 
 @contextmanager
-def interrupts_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM off while the body runs; raise KeyboardInterrupt after if one came.
+def interrupts_ignored() -> Iterator[None]:
+    """Let SIGINT and SIGTERM not interrupt the body: used while the stack is taken down.
 
-    A second Ctrl-C while the stack is being taken down would otherwise
-    abandon it half-removed.
+    A second Ctrl-C during teardown would otherwise abandon the stack half
+    removed. The run is ending anyway, so the signal is not raised afterwards
+    either: that would only turn a clean teardown into a traceback.
     """
     if not _in_main_thread():
         yield
         return
-    received: list[int] = []
-
-    def defer(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-
-    previous = {sig: signal.signal(sig, defer) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if received:
-        raise KeyboardInterrupt(signal.Signals(received[0]).name)

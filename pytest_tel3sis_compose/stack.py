@@ -35,7 +35,7 @@ from pytest_tel3sis_compose.probes import (
 )
 from pytest_tel3sis_compose.readiness import wait_until_ready
 from pytest_tel3sis_compose.settings import StackSettings
-from pytest_tel3sis_compose.signals import interrupts_deferred
+from pytest_tel3sis_compose.signals import interrupts_ignored
 
 
 class ComposeStack:
@@ -191,9 +191,9 @@ class ComposeStack:
     def stop(self) -> None:
         """Remove the stack's containers, networks and volumes. Safe to call twice.
 
-        Interrupts (a second Ctrl-C, SIGTERM) are held off until it is done.
+        Interrupts (a second Ctrl-C, SIGTERM) do not cut it short.
         """
-        with interrupts_deferred():
+        with interrupts_ignored():
             try:
                 if self._started_up and self.settings.reuse and self._ready:
                     self.kept = True  # left running for the next run to reuse

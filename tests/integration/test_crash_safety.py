@@ -72,6 +72,8 @@ class Session:
             [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist",
              "--compose-project-name", self.project, *args],
             cwd=self.folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            # Its own process group, as a terminal gives a command: Ctrl-C reaches all of it.
+            start_new_session=True,
         )  # fmt: skip
         return self
 
@@ -86,6 +88,11 @@ class Session:
         self.process.send_signal(signum)
         output, _ = self.process.communicate(timeout=timeout)
         return self.process.returncode, output
+
+    def ctrl_c(self) -> None:
+        """What Ctrl-C in a terminal does: SIGINT to every process of the group."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGINT)
 
 
 def wait_for(condition: Callable[[], bool], what: str, *running: Session, timeout: float = 120) -> None:
@@ -188,3 +195,28 @@ def test_killed_session_is_swept_by_the_next_and_live_session_survives(
 
 def _processes() -> str:
     return subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+
+
+# A service that ignores SIGTERM (sleep as PID 1, no init): a graceful stop waits it out.
+STUBBORN_STACK = f"""
+services:
+  stubborn:
+    image: {BASE_IMAGE}
+    command: ["sleep", "600"]
+"""
+
+
+def test_two_ctrl_c_to_the_whole_group_during_a_slow_teardown_leave_nothing(
+    sessions: Callable[..., Session],
+) -> None:
+    session = sessions(STUBBORN_STACK, WAITING_TEST).start("-o", "compose_down_timeout=15")
+    wait_for(session.marker.exists, "the inner test to run", session)
+
+    session.ctrl_c()  # interrupts the test; teardown starts a 15 s graceful down
+    time.sleep(3)
+    session.ctrl_c()  # a second one, while that down waits: it must still finish
+    assert session.process is not None
+    output, _ = session.process.communicate(timeout=90)
+
+    assert session.process.returncode == pytest.ExitCode.INTERRUPTED, output
+    assert leftovers(session.project) == []
