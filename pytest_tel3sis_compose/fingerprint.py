@@ -25,6 +25,9 @@ def stack_fingerprint(config: Mapping[str, Any], image_id: Callable[[str], str |
         if build:
             context = Path(build.get("context", "."))
             digest.update(f"\0build {name} {build_context_digest(context, build.get('dockerfile'))}".encode())
+            for extra, location in sorted((build.get("additional_contexts") or {}).items()):
+                if Path(str(location)).is_dir():  # a folder; other kinds (images, URLs) are in the config
+                    digest.update(f"\0context {extra} {build_context_digest(Path(location))}".encode())
         elif service.get("image"):
             digest.update(f"\0image {name} {image_id(service['image'])}".encode())
     return digest.hexdigest()[:16]
@@ -33,7 +36,7 @@ def stack_fingerprint(config: Mapping[str, Any], image_id: Callable[[str], str |
 def build_context_digest(context: Path, dockerfile: str | None = None) -> str:
     """sha256 over the context's files a build would send, and over the Dockerfile."""
     digest = hashlib.sha256()
-    ignore = DockerIgnore.read(context)
+    ignore = DockerIgnore.read(context, dockerfile)
     for path in sorted(ignore.included_files(context)):
         digest.update(b"\0" + path.encode() + b"\0")
         digest.update(_file_digest(context / path))
@@ -44,7 +47,12 @@ def build_context_digest(context: Path, dockerfile: str | None = None) -> str:
 
 
 def _file_digest(path: Path) -> bytes:
-    return hashlib.sha256(path.read_bytes()).digest()
+    if path.is_symlink():  # the link itself is what the build sends
+        return hashlib.sha256(b"link:" + str(path.readlink()).encode()).digest()
+    try:
+        return hashlib.sha256(path.read_bytes()).digest()
+    except OSError as exc:  # unreadable: the build would fail on it too; count the failure
+        return hashlib.sha256(f"unreadable:{exc.errno}".encode()).digest()
 
 
 class DockerIgnore:
@@ -67,9 +75,13 @@ class DockerIgnore:
             self.rules.append((negated, re.compile(_translate(pattern)), pattern))
 
     @classmethod
-    def read(cls, context: Path) -> DockerIgnore:
-        path = context / ".dockerignore"
-        return cls(path.read_text().splitlines() if path.is_file() else [])
+    def read(cls, context: Path, dockerfile: str | None = None) -> DockerIgnore:
+        # BuildKit reads <Dockerfile>.dockerignore, where there is one, instead.
+        candidates = [context / f"{dockerfile}.dockerignore"] if dockerfile else []
+        for path in [*candidates, context / ".dockerignore"]:
+            if path.is_file():
+                return cls(path.read_text().splitlines())
+        return cls([])
 
     def excluded(self, relative: str) -> bool:
         parts = relative.split("/")
@@ -83,7 +95,7 @@ class DockerIgnore:
     def may_reinclude_under(self, folder: str) -> bool:
         """Whether a `!` rule could bring back something inside an excluded folder."""
         return any(
-            negated and (pattern.startswith(folder + "/") or "*" in pattern)
+            negated and (pattern.startswith(folder + "/") or any(char in pattern for char in "*?["))
             for negated, _, pattern in self.rules
         )
 

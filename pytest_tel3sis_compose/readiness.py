@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from dataclasses import dataclass
+from typing import Any
 
 from pytest_tel3sis_compose.engine_types import CommandResult, ContainerStatus, Engine
 from pytest_tel3sis_compose.errors import StackStartError
@@ -55,13 +56,14 @@ def wait_until_ready(
     service(s) still not ready at `deadline` (a `time.monotonic()` value).
     """
     stop = threading.Event()
-    pool = ThreadPoolExecutor(max_workers=max(1, len(probes)), thread_name_prefix="probe")
-    futures: dict[Future[float], str] = {
-        pool.submit(
-            _wait_one, engine, service, probe, deadline, base_url_for, poll_interval, stop, listener
-        ): service
-        for service, probe in probes.items()
-    }
+    futures: dict[Future[float], str] = {}
+    for service, probe in probes.items():
+        future: Future[float] = Future()
+        futures[future] = service
+        args = (engine, service, probe, deadline, base_url_for, poll_interval, stop, listener)
+        # Daemon threads, not a pool: a probe that never returns (a hung
+        # command) must not keep the interpreter from exiting.
+        threading.Thread(target=_settle, args=(future, args), name=f"probe-{service}", daemon=True).start()
     try:
         done, pending = wait(
             futures, timeout=max(0.0, deadline - time.monotonic()) + 5, return_when=FIRST_EXCEPTION
@@ -82,7 +84,13 @@ def wait_until_ready(
         return {futures[f]: f.result() for f in done}
     finally:
         stop.set()
-        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _settle(future: Future[float], args: tuple[Any, ...]) -> None:
+    try:
+        future.set_result(_wait_one(*args))
+    except BaseException as exc:  # read by wait_until_ready in the calling thread
+        future.set_exception(exc)
 
 
 def _wait_one(
