@@ -121,7 +121,8 @@ class ComposeStack:
         if not reusing and self.settings.build:
             self.listener(None, "building")
             self.engine.build()
-        self.swept = sweep.result()
+        if not reusing:
+            self.swept = sweep.result()  # before `up`: it may remove this project's own leftovers
         if self.reuse_outcome not in (None, "created", "reused"):
             self.engine.down(0)
         started = time.monotonic()
@@ -148,6 +149,8 @@ class ComposeStack:
             listener=relay,
         )
         self.ready_after = {service: at - started for service, at in ready_at.items()}
+        if reusing:
+            self.swept = sweep.result()  # nothing of this project to wait for: joined last
         self._ready = True
         self.listener(None, "ready", f"{time.monotonic() - started:.1f} s")
 
