@@ -105,10 +105,14 @@ class DockerIgnore:
             base = "" if base == "." else base + "/"
             # Skip excluded folders unless a `!` rule could reach inside them:
             # walking a large ignored tree (a virtualenv) would cost seconds.
+            # A link to a folder is sent as the link: count it as a file, never walk it.
+            links = [f for f in folders if Path(root, f).is_symlink()]
             folders[:] = [
-                f for f in folders if not self.excluded(base + f) or self.may_reinclude_under(base + f)
+                f
+                for f in folders
+                if f not in links and (not self.excluded(base + f) or self.may_reinclude_under(base + f))
             ]
-            for name in files:
+            for name in [*files, *links]:
                 if not self.excluded(base + name):
                     yield base + name
 

@@ -40,7 +40,7 @@ class Owner:
         host, _, rest = label.rpartition("@")
         pid, _, rest = rest.partition(":")
         started, _, space = rest.partition(":")
-        if not host or not pid.isdigit():
+        if not host or not (pid.isascii() and pid.isdigit()):
             return None
         return cls(host, int(pid), started, space)
 
