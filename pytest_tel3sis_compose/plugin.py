@@ -137,6 +137,10 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
+    # Only where a quick loop was asked for: for a session that never starts the
+    # stack, the speculative import would cost a fifth of a second of CPU.
+    if not config.getoption("compose_reuse") and not config.getini("compose_reuse"):
+        return
     # The controller of an xdist run starts no stack itself; its workers prefetch for themselves.
     if not hasattr(config, "workerinput") and config.getoption("numprocesses", None):
         return
