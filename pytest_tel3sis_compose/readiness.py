@@ -6,8 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 from pytest_tel3sis_compose.engine_types import CommandResult, ContainerStatus, Engine
 from pytest_tel3sis_compose.errors import StackStartError
@@ -49,21 +48,24 @@ def wait_until_ready(
     poll_interval: float = 0.1,
     log_lines: int = 50,
     listener: StackListener = ignore,
+    known: Mapping[str, ContainerStatus] | None = None,
 ) -> dict[str, float]:
     """Block until every service's probe passes; return when each was ready (monotonic).
 
     Raises StackStartError for the first service that exits, or for the
     service(s) still not ready at `deadline` (a `time.monotonic()` value).
+    `known` holds statuses just read, used for each service's first check.
     """
-    stop = threading.Event()
+    watch = _Watch(engine, deadline, base_url_for, poll_interval, listener, dict(known or {}))
     futures: dict[Future[float], str] = {}
     for service, probe in probes.items():
         future: Future[float] = Future()
         futures[future] = service
-        args = (engine, service, probe, deadline, base_url_for, poll_interval, stop, listener)
         # Daemon threads, not a pool: a probe that never returns (a hung
         # command) must not keep the interpreter from exiting.
-        threading.Thread(target=_settle, args=(future, args), name=f"probe-{service}", daemon=True).start()
+        threading.Thread(
+            target=watch.settle, args=(future, service, probe), name=f"probe-{service}", daemon=True
+        ).start()
     try:
         done, pending = wait(
             futures, timeout=max(0.0, deadline - time.monotonic()) + 5, return_when=FIRST_EXCEPTION
@@ -83,63 +85,60 @@ def wait_until_ready(
             )
         return {futures[f]: f.result() for f in done}
     finally:
-        stop.set()
+        watch.stop.set()
 
 
-def _settle(future: Future[float], args: tuple[Any, ...]) -> None:
-    try:
-        future.set_result(_wait_one(*args))
-    except BaseException as exc:  # read by wait_until_ready in the calling thread
-        future.set_exception(exc)
+@dataclass
+class _Watch:
+    """One readiness wait: what every service's polling thread shares."""
 
+    engine: Engine
+    deadline: float
+    base_url_for: Callable[[str, int], str]
+    poll_interval: float
+    listener: StackListener
+    known: dict[str, ContainerStatus]
+    stop: threading.Event = field(default_factory=threading.Event)
 
-def _wait_one(
-    engine: Engine,
-    service: str,
-    probe: Probe,
-    deadline: float,
-    base_url_for: Callable[[str, int], str],
-    poll_interval: float,
-    stop: threading.Event,
-    listener: StackListener,
-) -> float:
-    listener(service, "waiting", probe.describe())
-    try:
-        ready_at = _poll(engine, service, probe, deadline, base_url_for, poll_interval, stop)
-    except _NotReady as failure:
-        if not stop.is_set():
-            listener(service, "failed", failure.reason)
-        raise
-    if not stop.is_set():
-        listener(service, "ready")
-    return ready_at
+    def settle(self, future: Future[float], service: str, probe: Probe) -> None:
+        try:
+            future.set_result(self.wait_one(service, probe))
+        except BaseException as exc:  # read by wait_until_ready in the calling thread
+            future.set_exception(exc)
 
+    def wait_one(self, service: str, probe: Probe) -> float:
+        self.listener(service, "waiting", probe.describe())
+        try:
+            ready_at = self.poll(service, probe)
+        except _NotReady as failure:
+            if not self.stop.is_set():
+                self.listener(service, "failed", failure.reason)
+            raise
+        if not self.stop.is_set():
+            self.listener(service, "ready")
+        return ready_at
 
-def _poll(
-    engine: Engine,
-    service: str,
-    probe: Probe,
-    deadline: float,
-    base_url_for: Callable[[str, int], str],
-    poll_interval: float,
-    stop: threading.Event,
-) -> float:
-    last: ProbeResult | None = None
-    while not stop.is_set():
-        status = engine.status(service)
-        if status is not None:
-            if status.state in ("exited", "dead"):
-                if probe.accepts_completion and status.exit_code == 0:
-                    return time.monotonic()
-                raise _NotReady(service, f"its container exited with code {status.exit_code}", probe, last)
-            if status.state == "running" or probe.accepts_completion:
-                last = probe.check(_Target(engine, service, status, base_url_for))
-                if last.ok:
-                    return time.monotonic()
-        if time.monotonic() >= deadline:
-            raise _NotReady(service, "its probe did not pass before the timeout", probe, last)
-        stop.wait(poll_interval)
-    raise _NotReady(service, "cancelled because another service failed", probe, last)
+    def poll(self, service: str, probe: Probe) -> float:
+        last: ProbeResult | None = None
+        status = self.known.pop(service, None)
+        while not self.stop.is_set():
+            status = status or self.engine.status(service)
+            if status is not None:
+                if status.state in ("exited", "dead"):
+                    if probe.accepts_completion and status.exit_code == 0:
+                        return time.monotonic()
+                    raise _NotReady(
+                        service, f"its container exited with code {status.exit_code}", probe, last
+                    )
+                if status.state == "running" or probe.accepts_completion:
+                    last = probe.check(_Target(self.engine, service, status, self.base_url_for))
+                    if last.ok:
+                        return time.monotonic()
+            if time.monotonic() >= self.deadline:
+                raise _NotReady(service, "its probe did not pass before the timeout", probe, last)
+            status = None
+            self.stop.wait(self.poll_interval)
+        raise _NotReady(service, "cancelled because another service failed", probe, last)
 
 
 def _start_error(

@@ -18,7 +18,7 @@ from typing import Any
 
 from pytest_tel3sis_compose.container_coverage import ContainerCoverage, CoverageSettings
 from pytest_tel3sis_compose.docker_host import is_loopback
-from pytest_tel3sis_compose.engine_types import Engine
+from pytest_tel3sis_compose.engine_types import ContainerStatus, Engine
 from pytest_tel3sis_compose.errors import ComposeError, ConfigError, EngineError, StackStartError
 from pytest_tel3sis_compose.events import StackListener, ignore
 from pytest_tel3sis_compose.fingerprint import stack_fingerprint
@@ -73,6 +73,8 @@ class ComposeStack:
         self._workdir: Path | None = None
         self._override: Path | None = None
         self._config: Mapping[str, Any] = {}
+        self._known: dict[str, ContainerStatus] = {}
+        """Statuses the reuse verdict read, for the probes' first check and for ports."""
         self.reuse_outcome: str | None = None
         """With reuse: "reused", "created", or "recreated: <why>"."""
         self.kept = False
@@ -147,6 +149,7 @@ class ComposeStack:
             poll_interval=self.settings.poll_interval,
             log_lines=self.settings.log_lines,
             listener=relay,
+            known=self._known if reusing else None,
         )
         self.ready_after = {service: at - started for service, at in ready_at.items()}
         if reusing:
@@ -182,6 +185,7 @@ class ComposeStack:
         names = list(self.project.services)
         with ThreadPoolExecutor(len(names), thread_name_prefix="verdict") as pool:
             statuses = dict(zip(names, pool.map(self.engine.status, names), strict=True))
+        self._known = {name: status for name, status in statuses.items() if status is not None}
         if all(status is None for status in statuses.values()):
             return "created"
         for name, status in statuses.items():
@@ -494,7 +498,7 @@ class ComposeStack:
         key = (service, port)
         if key not in self._urls:
             # The container's own inspect data first: no Compose process to start.
-            status = self.engine.status(service)
+            status = self._known.get(service) or self.engine.status(service)
             published = status.ports.get(port) if status else None
             if published is None:
                 published = self.engine.port(service, port)
