@@ -52,10 +52,11 @@ def start(files: Sequence[Path], project: str, directory: Path | None = None) ->
 
     def work() -> None:
         try:
-            import httpx  # noqa: F401 - imported now for the HTTP probes, off the critical path
-            import yaml
+            # The slowest first: python-on-whales; the stack waits on it before anything else.
+            import pytest_tel3sis_compose.engine  # noqa: F401, I001
 
-            import pytest_tel3sis_compose.engine  # noqa: F401 - python-on-whales, the slow part
+            import httpx  # noqa: F401 - for the HTTP probes (the tests often import it too)
+            import yaml
 
             if compose is None:
                 raise OSError("docker is not installed")

@@ -114,12 +114,14 @@ class ComposeStack:
         sweep = sweeping.submit(self.engine.sweep_orphans)
         sweeping.shutdown(wait=False)
         self._workdir = Path(tempfile.mkdtemp(prefix="tel3sis-compose-"))
-        fingerprint = stack_fingerprint(self._config, self.engine.image_id) if self.settings.reuse else None
+        fingerprint = self._fingerprint() if self.settings.reuse else None
         self._override = write_override(self._override_document(fingerprint), self._workdir)
         self.engine.add_compose_file(self._override)
         if fingerprint is not None:
             self.reuse_outcome = self._reuse_verdict(fingerprint)
         reusing = self.reuse_outcome == "reused"
+        if not reusing:
+            self._known = {}  # those containers are about to be replaced
         if not reusing and self.settings.build:
             self.listener(None, "building")
             self.engine.build()
@@ -181,11 +183,17 @@ class ComposeStack:
         assert self._workdir is not None, "the stack's folder is made at start"
         return self._workdir
 
-    def _reuse_verdict(self, fingerprint: str) -> str:
+    def _fingerprint(self) -> str:
+        """The stack's fingerprint; the containers' statuses are read meanwhile, for the verdict."""
         names = list(self.project.services)
-        with ThreadPoolExecutor(len(names), thread_name_prefix="verdict") as pool:
-            statuses = dict(zip(names, pool.map(self.engine.status, names), strict=True))
-        self._known = {name: status for name, status in statuses.items() if status is not None}
+        with ThreadPoolExecutor(len(names) + 1, thread_name_prefix="verdict") as pool:
+            statuses = pool.map(self.engine.status, names)
+            fingerprint = stack_fingerprint(self._config, self.engine.image_id)
+            self._known = {name: status for name, status in zip(names, statuses, strict=True) if status}
+        return fingerprint
+
+    def _reuse_verdict(self, fingerprint: str) -> str:
+        statuses = {name: self._known.get(name) for name in self.project.services}
         if all(status is None for status in statuses.values()):
             return "created"
         for name, status in statuses.items():
