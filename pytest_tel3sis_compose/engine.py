@@ -16,7 +16,7 @@ from pytest_tel3sis_compose import prefetch
 from pytest_tel3sis_compose.docker_host import VERIFIED, engine_key
 from pytest_tel3sis_compose.engine_types import CommandResult, ContainerStatus
 from pytest_tel3sis_compose.errors import ConfigError, EngineError
-from pytest_tel3sis_compose.ownership import Janitor
+from pytest_tel3sis_compose.ownership import Janitor, sweep_workdirs
 
 _START_ENGINE = (
     "start a Docker engine (Docker Desktop, `sudo systemctl start docker`, or on a bare "
@@ -75,6 +75,7 @@ class WhalesEngine:
     def sweep_orphans(self) -> list[str]:
         # Best effort: another session may sweep the same orphan at the same time,
         # and a stack that starts fine must not fail for someone else's leftovers.
+        sweep_workdirs()
         janitor = Janitor(self.docker)
         try:
             orphans = sorted(janitor.orphaned_projects())

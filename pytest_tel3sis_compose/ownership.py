@@ -10,7 +10,9 @@ stack whose owner lives, nor one it cannot judge (another host's).
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,6 +75,31 @@ def _pid_space() -> str:
     except OSError:
         return ""
     return f"{boot}/{namespace}"
+
+
+WORKDIR_PREFIX = "tel3sis-compose-"
+_OWNER_FILE = "owner"
+
+
+def make_workdir(owner: Owner) -> Path:
+    """The stack's own temporary folder, marked with its owner for `sweep_workdirs`."""
+    folder = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
+    (folder / _OWNER_FILE).write_text(owner.label())
+    return folder
+
+
+def sweep_workdirs(tempdir: Path | None = None) -> list[Path]:
+    """Remove the folders of stacks whose owner is gone (a kill -9 leaves them behind)."""
+    removed = []
+    for folder in Path(tempdir or tempfile.gettempdir()).glob(WORKDIR_PREFIX + "*"):
+        try:
+            label = (folder / _OWNER_FILE).read_text()
+        except OSError:
+            continue  # not ours to judge, or already gone
+        if _gone(label):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
 
 
 def _gone(owner_label: str) -> bool:

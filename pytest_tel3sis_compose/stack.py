@@ -6,7 +6,6 @@ import dataclasses
 import ipaddress
 import re
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -24,7 +23,14 @@ from pytest_tel3sis_compose.events import StackListener, ignore
 from pytest_tel3sis_compose.fingerprint import stack_fingerprint
 from pytest_tel3sis_compose.model import ProjectSpec, ServiceSpec
 from pytest_tel3sis_compose.override import build_override, write_override
-from pytest_tel3sis_compose.ownership import LABEL_FINGERPRINT, LABEL_KEEP, LABEL_OWNER, LABEL_SESSION, Owner
+from pytest_tel3sis_compose.ownership import (
+    LABEL_FINGERPRINT,
+    LABEL_KEEP,
+    LABEL_OWNER,
+    LABEL_SESSION,
+    Owner,
+    make_workdir,
+)
 from pytest_tel3sis_compose.probes import (
     CompletedProbe,
     HealthcheckProbe,
@@ -113,7 +119,7 @@ class ComposeStack:
         sweeping = ThreadPoolExecutor(1, thread_name_prefix="janitor")
         sweep = sweeping.submit(self.engine.sweep_orphans)
         sweeping.shutdown(wait=False)
-        self._workdir = Path(tempfile.mkdtemp(prefix="tel3sis-compose-"))
+        self._workdir = make_workdir(self.owner)
         fingerprint = self._fingerprint() if self.settings.reuse else None
         self._override = write_override(self._override_document(fingerprint), self._workdir)
         self.engine.add_compose_file(self._override)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -93,4 +94,4 @@ def _stack_folders_in_tmp_path(
 ) -> None:
     """Stacks a test starts and never stops leave their folder in pytest's temp dir, not /tmp."""
     base = tmp_path_factory.mktemp("stacks")
-    monkeypatch.setattr("pytest_tel3sis_compose.stack.tempfile.tempdir", str(base))
+    monkeypatch.setattr(tempfile, "tempdir", str(base))

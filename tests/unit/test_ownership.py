@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -18,8 +19,11 @@ from pytest_tel3sis_compose.ownership import (
     LABEL_KEEP,
     LABEL_OWNER,
     PROJECT_LABEL,
+    WORKDIR_PREFIX,
     Janitor,
     Owner,
+    make_workdir,
+    sweep_workdirs,
 )
 
 pytestmark = pytest.mark.skipif(
@@ -324,3 +328,24 @@ def test_a_listing_error_is_reraised_even_when_it_says_no_such(cli: FakeCli, jan
         janitor.orphaned_projects()
 
     assert raised.value is error
+
+
+# -- the stacks' temporary folders ----------------------------------------------------
+
+
+def test_sweep_removes_only_folders_of_dead_owners(
+    me: Owner, dead: Owner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    mine = make_workdir(me)
+    orphan = make_workdir(dead)
+    unmarked = tmp_path / f"{WORKDIR_PREFIX}someone-else"
+    unmarked.mkdir()
+
+    removed = sweep_workdirs(tmp_path)
+
+    assert removed == [orphan]
+    assert not orphan.exists()
+    assert mine.is_dir()
+    assert unmarked.is_dir()
+    assert (mine / "owner").read_text() == me.label()
