@@ -151,7 +151,9 @@ def test_signal_during_tests_leaves_nothing(sessions: Callable[..., Session], si
 
 
 def test_signal_during_build_leaves_nothing(sessions: Callable[..., Session]) -> None:
-    dockerfile = f"FROM {BASE_IMAGE}\nRUN echo {secrets.token_hex(8)} && sleep 60\n"
+    # The token marks this build's step: an earlier run's interrupted build may still be sleeping.
+    token = secrets.token_hex(8)
+    dockerfile = f"FROM {BASE_IMAGE}\nRUN echo {token} && sleep 60\n"
     compose = """
     services:
       app:
@@ -159,7 +161,7 @@ def test_signal_during_build_leaves_nothing(sessions: Callable[..., Session]) ->
         image: crash-build-test:never
     """
     session = sessions(compose, QUICK_TEST, {"Dockerfile.slow": dockerfile}).start()
-    wait_for(lambda: "sleep 60" in _processes(), "the build to run its slow step", session, timeout=60)
+    wait_for(lambda: token in _processes(), "the build to run its slow step", session, timeout=60)
 
     code, output = session.signal_and_wait(signal.SIGINT)
 
