@@ -25,6 +25,10 @@ need_root() {
 
 engine_up() { timeout 10 docker info >/dev/null 2>&1; }
 
+# A dockerd process that is not a zombie (pgrep counts zombies too).
+# shellcheck disable=SC2009
+dockerd_alive() { ps -C dockerd -o stat= 2>/dev/null | grep -qv '^Z'; }
+
 # Debian 12's docker.io (20.10) panics now and then when a healthcheck exec
 # races a container stop, taking every running test down with it. Debian 13's
 # docker.io 26.1 installs on Debian 12 with Debian 12's containerd and runc.
@@ -62,7 +66,7 @@ install_engine() {
 
 stop_engine() {
   pkill -TERM -x dockerd || true
-  for _ in $(seq 1 60); do pgrep -x dockerd >/dev/null || return 0; sleep 0.5; done
+  for _ in $(seq 1 60); do dockerd_alive || return 0; sleep 0.5; done
   log "dockerd did not stop within 30 s"
   exit 1
 }
@@ -83,18 +87,18 @@ ensure_engine() {
     install_engine
   fi
   need_root "starting dockerd"
-  # A dockerd killed without a clean shutdown leaves its pid file behind,
-  # and the next dockerd refuses to start while it is there.
-  if [ -f /var/run/docker.pid ] && ! pgrep -x dockerd >/dev/null; then
-    log "removing stale /var/run/docker.pid"
-    rm -f /var/run/docker.pid
-  fi
-  if ! pgrep -x dockerd >/dev/null; then
-    log "starting dockerd (log: /var/log/dockerd.log)"
-    setsid dockerd >>/var/log/dockerd.log 2>&1 < /dev/null &
-  fi
+  # Until it answers: start dockerd whenever none is alive. One that was
+  # killed may linger a moment (exiting, or a zombie nobody reaps), so this
+  # is checked on every round rather than once.
   for _ in $(seq 1 60); do
     if engine_up; then log "engine is up"; return; fi
+    if ! dockerd_alive; then
+      # A dockerd killed without a clean shutdown leaves its pid file behind,
+      # and the next dockerd refuses to start while it is there.
+      rm -f /var/run/docker.pid
+      log "starting dockerd (log: /var/log/dockerd.log)"
+      setsid dockerd >>/var/log/dockerd.log 2>&1 < /dev/null &
+    fi
     sleep 0.5
   done
   log "dockerd did not answer within 30 s; see /var/log/dockerd.log"
