@@ -16,6 +16,7 @@ from pytest_tel3sis_compose.errors import ComposeError, ConfigError
 from pytest_tel3sis_compose.fixtures import STACK_KEY, compose_probes, compose_settings, compose_stack
 from pytest_tel3sis_compose.pytest_config import (
     configured_files,
+    enabled,
     planned_project_name,
     reuse_project_name,
     validate_options,
@@ -116,7 +117,7 @@ def pytest_configure(config: pytest.Config) -> None:
         validate_options(config)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
-    if worker_input(config) is None and not hasattr(config, "workerinput"):
+    if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
         config.pluginmanager.register(XdistController(), "tel3sis-compose-xdist")
 
 
@@ -139,7 +140,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     # Only where a quick loop was asked for: for a session that never starts the
     # stack, the speculative import would cost a fifth of a second of CPU.
-    if not config.getoption("compose_reuse") and not config.getini("compose_reuse"):
+    if not enabled(config, "compose_reuse"):
         return
     # The controller of an xdist run starts no stack itself; its workers prefetch for themselves.
     if not hasattr(config, "workerinput") and config.getoption("numprocesses", None):

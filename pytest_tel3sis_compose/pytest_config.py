@@ -39,12 +39,12 @@ def settings_from_config(
     files = configured_files(config, compose_file_fixture)
 
     timeout = _timeout(config)
-    build = _enabled(config, "compose_build")
+    build = enabled(config, "compose_build")
     declared = {**_ini_probes(config), **(probes or {})}
     down_seconds = _whole_seconds(config, "compose_down_timeout")
 
-    coverage = _coverage_settings(config, host) if _enabled(config, "compose_coverage") else None
-    reuse = _enabled(config, "compose_reuse")
+    coverage = _coverage_settings(config, host) if enabled(config, "compose_coverage") else None
+    reuse = enabled(config, "compose_reuse")
 
     return StackSettings(
         compose_files=files,
@@ -70,7 +70,8 @@ def _log_dir(config: pytest.Config) -> Path | None:
     return (config.invocation_params.dir / option).resolve() if option else None
 
 
-def _enabled(config: pytest.Config, name: str) -> bool:
+def enabled(config: pytest.Config, name: str) -> bool:
+    """A boolean setting: the command-line flag where given, else the ini key."""
     option = config.getoption(name)
     return bool(config.getini(name)) if option is None else bool(option)
 
@@ -187,7 +188,7 @@ def planned_project_name(config: pytest.Config) -> str:
     """The project name as options and ini keys decide it, before any fixture overrides it."""
     if config.getoption("compose_project_name"):
         return str(config.getoption("compose_project_name"))
-    if _enabled(config, "compose_reuse"):
+    if enabled(config, "compose_reuse"):
         return reuse_project_name(configured_files(config))
     return session_project_name(config)
 
