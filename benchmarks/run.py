@@ -45,8 +45,8 @@ TARGETS = {
 }
 IMPORT_SNIPPETS = {
     "pytest_tel3sis_compose": "import pytest_tel3sis_compose",
-    "pytest_tel3sis_compose.plugin": "import pytest_tel3sis_compose.plugin",
-    "pytest_tel3sis_compose.plugin (pytest already imported)": "import pytest_tel3sis_compose.plugin",
+    "pytest_tel3sis_compose.plugin.hooks": "import pytest_tel3sis_compose.plugin.hooks",
+    "pytest_tel3sis_compose.plugin.hooks (pytest already imported)": "import pytest_tel3sis_compose.plugin.hooks",
 }
 _TIMER = "import time; t = time.perf_counter(); {stmt}; print(time.perf_counter() - t)"
 
@@ -290,7 +290,7 @@ def importtime_after_pytest(cwd: Path, env: dict[str, str], runs: int = 3) -> di
     totals = []
     for _ in range(runs):
         done = subprocess.run(
-            [PYTHON, "-X", "importtime", "-c", "import pytest; import pytest_tel3sis_compose.plugin"],
+            [PYTHON, "-X", "importtime", "-c", "import pytest; import pytest_tel3sis_compose.plugin.hooks"],
             cwd=cwd,
             env=env,
             capture_output=True,
@@ -327,10 +327,10 @@ def import_rss(cwd: Path, env: dict[str, str]) -> dict[str, int]:
     statements = {
         "pytest": "import pytest",
         "pytest + httpx": "import pytest, httpx",
-        "pytest + pytest_tel3sis_compose.plugin": "import pytest, pytest_tel3sis_compose.plugin",
+        "pytest + pytest_tel3sis_compose.plugin.hooks": "import pytest, pytest_tel3sis_compose.plugin.hooks",
         "pytest + python_on_whales": "import pytest, python_on_whales",
         "pytest + plugin + engine (python_on_whales) + httpx": (
-            "import pytest, httpx, pytest_tel3sis_compose.plugin, pytest_tel3sis_compose.engine"
+            "import pytest, httpx, pytest_tel3sis_compose.plugin.hooks, pytest_tel3sis_compose.engine"
         ),
     }
     out = {}

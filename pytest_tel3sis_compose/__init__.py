@@ -1,17 +1,13 @@
-"""pytest-tel3sis-compose: a Docker Compose stack as a pytest session fixture.
+"""pytest-tel3sis-compose: Docker Compose stacks as pytest fixtures.
 
 The core (`ComposeStack`, probes, settings) knows nothing of pytest and can be
-used on its own; `pytest_tel3sis_compose.plugin` wires it into pytest.
+used on its own with a `DockerEngine`; `compose_fixture` declares a stack as a
+fixture in a conftest.py (it is imported on first use, with pytest).
 """
 
-from pytest_tel3sis_compose.errors import (
-    ComposeError,
-    ConfigError,
-    EngineError,
-    StackStartError,
-    UnknownServiceError,
-)
-from pytest_tel3sis_compose.probes import (
+from typing import Any
+
+from pytest_tel3sis_compose.core.probes import (
     CommandProbe,
     CompletedProbe,
     HealthcheckProbe,
@@ -21,8 +17,25 @@ from pytest_tel3sis_compose.probes import (
     ProbeResult,
     RunningProbe,
 )
-from pytest_tel3sis_compose.settings import StackSettings
-from pytest_tel3sis_compose.stack import ComposeStack
+from pytest_tel3sis_compose.core.settings import StackSettings
+from pytest_tel3sis_compose.core.stack import ComposeStack
+from pytest_tel3sis_compose.engine import DockerEngine
+from pytest_tel3sis_compose.errors import (
+    ComposeError,
+    ConfigError,
+    EngineError,
+    StackStartError,
+    UnknownServiceError,
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "compose_fixture":  # the pytest layer: not imported for the core alone
+        from pytest_tel3sis_compose.plugin.factory import compose_fixture
+
+        return compose_fixture
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CommandProbe",
@@ -30,6 +43,7 @@ __all__ = [
     "ComposeError",
     "ComposeStack",
     "ConfigError",
+    "DockerEngine",
     "EngineError",
     "HealthcheckProbe",
     "HttpProbe",
@@ -40,4 +54,5 @@ __all__ = [
     "StackSettings",
     "StackStartError",
     "UnknownServiceError",
+    "compose_fixture",
 ]

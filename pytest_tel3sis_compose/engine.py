@@ -1,22 +1,28 @@
-"""The real Docker boundary, on python-on-whales and the Compose v2 CLI."""
+"""The Docker boundary: every call to Docker and Compose, on python-on-whales and the docker CLI.
+
+No other module imports python-on-whales or runs the docker CLI. It is
+imported here on first use (it costs about a quarter of a second of CPU), so
+a session that never starts a stack never pays for it.
+"""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
-from python_on_whales import DockerClient, DockerException
-from python_on_whales.utils import run
 
-from pytest_tel3sis_compose import prefetch
-from pytest_tel3sis_compose.docker_host import VERIFIED, engine_key
-from pytest_tel3sis_compose.engine_types import CommandResult, ContainerStatus
+from pytest_tel3sis_compose.core.boundary import CommandResult, ContainerStatus
+from pytest_tel3sis_compose.core.docker_host import LOCAL, context_name, host_of, is_loopback
+from pytest_tel3sis_compose.core.ownership import PROJECT_LABEL
 from pytest_tel3sis_compose.errors import ConfigError, EngineError
-from pytest_tel3sis_compose.ownership import Janitor, sweep_workdirs
 
 _START_ENGINE = (
     "start a Docker engine (Docker Desktop, `sudo systemctl start docker`, or on a bare "
@@ -30,81 +36,203 @@ _INSTALL_COMPOSE = (
 )
 
 
-class WhalesEngine:
-    """One compose project, driven through python-on-whales."""
+def _whales() -> ModuleType:
+    import python_on_whales
 
-    def __init__(
-        self,
-        compose_files: Sequence[Path],
-        project_name: str,
-        project_directory: Path | None = None,
-    ) -> None:
-        self.docker = DockerClient(
-            compose_files=list(compose_files),
-            compose_project_name=project_name,
-            compose_project_directory=project_directory,
-        )
-        self.project_name = project_name
-        self._directory = project_directory
-        self._container_ids: dict[str, str] = {}
+    return python_on_whales
+
+
+class DockerEngine:
+    """The engine the docker CLI reaches in this environment (DOCKER_HOST, docker contexts)."""
+
+    def __init__(self) -> None:
+        self._checked = False
+        self._host: str | None = None
+        self._prefetched: dict[tuple[object, ...], Future[Mapping[str, Any]]] = {}
+        self._lock = threading.Lock()
 
     def check(self) -> None:
-        if engine_key() in VERIFIED:
-            return  # this process saw it answer, Compose included (the report header asked)
+        if self._checked:
+            return
+        whales = _whales()
+        docker = whales.DockerClient()
         try:
-            self.docker.version()
-        except DockerException as exc:
+            docker.version()
+        except whales.DockerException as exc:
             raise EngineError(f"no Docker engine answers: {_stderr(exc)}\nFix: {_START_ENGINE}.") from None
         except FileNotFoundError:
             raise EngineError(f"the `docker` command is not installed.\nFix: {_START_ENGINE}.") from None
         try:
-            installed = self.docker.compose.is_installed()
-        except DockerException:  # the CLI refuses `compose` outright
+            installed = docker.compose.is_installed()
+        except whales.DockerException:  # the CLI refuses `compose` outright
             installed = False
         if not installed:
             raise EngineError(f"`docker compose version` failed.\nFix: {_INSTALL_COMPOSE}.")
-        VERIFIED.add(engine_key())
+        self._checked = True
+
+    def versions(self) -> str:
+        """Asked of the CLI in parallel (a header must be quick); a remote engine is named, not asked.
+
+        Over ssh or a slow link the question alone could hold the session up;
+        the stack's start asks anyway.
+        """
+        host = self.host()
+        if not is_loopback(host):
+            return f"docker engine at {host}"
+        context = context_name()
+        if context is not None and not os.environ.get("DOCKER_HOST"):
+            return f"docker engine of context {context}"
+        commands = (
+            ["docker", "version", "--format", "{{.Server.Version}}"],
+            ["docker", "compose", "version", "--short"],
+        )
+        with ThreadPoolExecutor(2) as pool:
+            engine, compose = pool.map(_ask, commands)
+        if engine and compose:
+            self._checked = True  # both answered: the stack's own check need not ask again
+        return f"docker engine {engine or 'not reachable'}, Compose {compose or 'v2 not installed'}"
+
+    def host(self) -> str:
+        """DOCKER_HOST's host, else the current docker context's; 127.0.0.1 for a local engine."""
+        if self._host is None:
+            docker_host = os.environ.get("DOCKER_HOST")
+            if docker_host:
+                self._host = host_of(docker_host, where="DOCKER_HOST")
+            else:
+                endpoint = self._context_endpoint()
+                self._host = host_of(endpoint, where="the current docker context") if endpoint else LOCAL
+        return self._host
+
+    def _context_endpoint(self) -> str | None:
+        name = context_name()
+        if name is None:
+            return None
+        whales = _whales()
+        try:
+            return str(whales.docker.context.inspect(name).endpoints["docker"].host)
+        except (whales.DockerException, KeyError) as exc:
+            raise ConfigError(f"cannot read docker context {name!r}: {exc}") from None
+
+    def project(self, files: Sequence[Path], name: str) -> WhalesProject:
+        return WhalesProject(self, files, name)
+
+    def prefetch(self, files: Sequence[Path], name: str) -> None:
+        """Run `docker compose config` and import python-on-whales while pytest collects.
+
+        Compose runs as its own process while this one imports, so the two
+        overlap. The result is used only if the same files, unchanged since,
+        and project ask for it; a stale or failed prefetch costs only time.
+        """
+        try:
+            key = _prefetch_key(files, name)
+        except OSError:
+            return  # a missing file: the stack will say so itself
+        future: Future[Mapping[str, Any]] = Future()
+        with self._lock:
+            if key in self._prefetched:
+                return
+            self._prefetched[key] = future
+        try:
+            compose: subprocess.Popen[str] | None = subprocess.Popen(
+                [*_compose_command(files, name), "config"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+        except OSError:
+            compose = None
+
+        def work() -> None:
+            try:
+                _whales()  # the slowest part; the stack waits on it before anything else
+                import httpx  # noqa: F401 - for the HTTP probes (tests often import it too)
+
+                if compose is None:
+                    raise OSError("docker is not installed")
+                text, _ = compose.communicate(timeout=60)
+                loaded = yaml.safe_load(text) if compose.returncode == 0 else None
+                if not isinstance(loaded, Mapping):
+                    raise ValueError("compose config failed")  # the stack asks again, and reports it
+                future.set_result(loaded)
+            except BaseException as exc:  # handed to whoever takes it, who then asks again
+                future.set_exception(exc)
+
+        threading.Thread(target=work, name="compose-prefetch", daemon=True).start()
+
+    def take_prefetched(self, files: Sequence[Path], name: str) -> Mapping[str, Any] | None:
+        try:
+            key = _prefetch_key(files, name)
+        except OSError:
+            return None
+        with self._lock:
+            future = self._prefetched.pop(key, None)
+        if future is None:
+            return None
+        try:
+            return future.result(timeout=60)
+        except BaseException:
+            return None
+
+    def labelled(self, label: str) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        for listing in (["ps", "--all"], ["network", "ls"], ["volume", "ls"]):
+            lines = _cli(
+                *listing,
+                "--filter", f"label={label}",
+                "--filter", f"label={PROJECT_LABEL}",
+                "--format", f'{{{{.Label "{PROJECT_LABEL}"}}}}\t{{{{.Label "{label}"}}}}',
+            )  # fmt: skip
+            for line in lines.splitlines():
+                project, _, value = line.partition("\t")
+                if project and value:
+                    found.append((project, value))
+        return found
+
+    def remove_project(self, project: str) -> None:
+        by_project = f"label={PROJECT_LABEL}={project}"
+        for listing, removal in (
+            (["ps", "--all", "--quiet"], ["rm", "--force", "--volumes"]),
+            (["network", "ls", "--quiet"], ["network", "rm"]),
+            (["volume", "ls", "--quiet"], ["volume", "rm", "--force"]),
+        ):
+            ids = _cli(*listing, "--filter", by_project).split()
+            if ids:
+                _cli(*removal, *ids, missing_ok=True)
+
+
+class WhalesProject:
+    """One compose project, driven through python-on-whales."""
+
+    def __init__(self, engine: DockerEngine, files: Sequence[Path], name: str) -> None:
+        self._engine = engine
+        self._whales = _whales()
+        self.name = name
+        self._files = list(files)
+        self.docker = self._client()
+        self._container_ids: dict[str, str] = {}
+
+    def _client(self) -> Any:
+        return self._whales.DockerClient(compose_files=self._files, compose_project_name=self.name)
 
     def add_compose_file(self, path: Path) -> None:
-        self.docker = DockerClient(
-            compose_files=[*self.docker.client_config.compose_files, path],
-            compose_project_name=self.project_name,
-            compose_project_directory=self.docker.client_config.compose_project_directory,
-        )
-
-    def sweep_orphans(self) -> list[str]:
-        # Best effort: another session may sweep the same orphan at the same time,
-        # and a stack that starts fine must not fail for someone else's leftovers.
-        sweep_workdirs()
-        janitor = Janitor(self.docker)
-        try:
-            orphans = sorted(janitor.orphaned_projects())
-        except DockerException:
-            return []
-        removed = []
-        for project in orphans:
-            try:
-                janitor.remove(project)
-            except DockerException:
-                continue
-            removed.append(project)
-        return removed
+        self._files.append(path)
+        self.docker = self._client()
 
     def config(self) -> Mapping[str, Any]:
-        files = [Path(path) for path in self.docker.client_config.compose_files]
-        ready = prefetch.take(files, self.project_name, self._directory)
+        ready = self._engine.take_prefetched(self._files, self.name)
         if ready is not None:
             return ready
         # The YAML form, not --format json: JSON drops service-level x- extension
         # fields, and probes are declared in one.
-        try:
-            text = run([*self.docker.client_config.docker_compose_cmd, "config"])
-        except DockerException as exc:
+        done = subprocess.run(
+            [*_compose_command(self._files, self.name), "config"], capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
             raise ConfigError(
-                f"the compose files are invalid:\n{_stderr(exc)}\n"
+                f"the compose files are invalid:\n{done.stderr.strip()}\n"
                 "Fix the file named above; `docker compose config` shows the same error."
-            ) from None
-        loaded = yaml.safe_load(str(text))
+            )
+        loaded = yaml.safe_load(done.stdout)
         if not isinstance(loaded, Mapping):
             raise ConfigError("`docker compose config` printed no mapping; are the compose files empty?")
         return loaded
@@ -112,13 +240,13 @@ class WhalesEngine:
     def build(self) -> None:
         try:
             self.docker.compose.build()
-        except DockerException as exc:
+        except self._whales.DockerException as exc:
             raise EngineError(f"building the stack's images failed:\n{_stderr(exc)}") from None
 
     def image_id(self, reference: str) -> str | None:
         try:
             return str(self.docker.image.inspect(reference).id)
-        except DockerException:
+        except self._whales.DockerException:
             return None
 
     def up(self) -> None:
@@ -134,7 +262,7 @@ class WhalesEngine:
                 return None
         try:
             container = self.docker.container.inspect(container_id)
-        except DockerException:
+        except self._whales.DockerException:
             self._container_ids.pop(service, None)
             return None
         state = container.state
@@ -154,35 +282,27 @@ class WhalesEngine:
     def _project_containers(self) -> dict[str, str]:
         """Container ID by service, in one `docker ps` (far quicker than `compose ps` per service)."""
         try:
-            listed = str(self._list_project_containers())
-        except DockerException:
+            listed = _cli(
+                "ps", "--all", "--no-trunc",
+                "--filter", f"label={PROJECT_LABEL}={self.name}",
+                "--format", '{{.ID}} {{.Label "com.docker.compose.service"}}',
+            )  # fmt: skip
+        except EngineError:
             return {}  # the engine hiccuped: the next poll asks again
         pairs = (line.split(" ", 1) for line in listed.splitlines() if " " in line)
         return {service: container_id for container_id, service in pairs}
 
-    def _list_project_containers(self) -> str:
-        return str(
-            run(
-            [
-                *self.docker.client_config.docker_cmd,
-                "ps", "--all", "--no-trunc",
-                "--filter", f"label=com.docker.compose.project={self.project_name}",
-                "--format", '{{.ID}} {{.Label "com.docker.compose.service"}}',
-            ]
-            )
-        )  # fmt: skip
-
     def execute(self, service: str, argv: Sequence[str]) -> CommandResult:
         try:
             output = self.docker.compose.execute(service, list(argv), tty=False)
-        except DockerException as exc:
+        except self._whales.DockerException as exc:
             return CommandResult(exc.return_code, _stderr(exc))
         return CommandResult(0, (output or "").strip())
 
     def port(self, service: str, port: int) -> tuple[str, int] | None:
         try:
             host, public = self.docker.compose.port(service, port)
-        except DockerException:
+        except self._whales.DockerException:
             return None
         if host is None or public is None:
             return None
@@ -205,27 +325,27 @@ class WhalesEngine:
                     no_log_prefix=True,
                 )
             )
-        except DockerException as exc:
+        except self._whales.DockerException as exc:
             return f"(logs unavailable: {_stderr(exc)})"
 
     def container_log(self, container_id: str) -> str:
         try:
             return str(self.docker.container.logs(container_id))
-        except DockerException as exc:
+        except self._whales.DockerException as exc:
             return f"(log unavailable: {_stderr(exc)})"
 
     def stop(self, timeout: int) -> None:
         failure = self._compose_shielded("stop", f"--timeout={timeout}")
         if failure:
-            raise EngineError(f"stopping project {self.project_name!r} failed:\n{failure}")
+            raise EngineError(f"stopping project {self.name!r} failed:\n{failure}")
 
     def down(self, timeout: int) -> None:
         self._container_ids.clear()  # the next `up` makes new containers
         failure = self._compose_shielded("down", "--volumes", "--remove-orphans", f"--timeout={timeout}")
         if failure:
             raise EngineError(
-                f"taking project {self.project_name!r} down failed:\n{failure}\n"
-                f"Remove it by hand: docker compose -p {self.project_name} down -v --remove-orphans"
+                f"taking project {self.name!r} down failed:\n{failure}\n"
+                f"Remove it by hand: docker compose -p {self.name} down -v --remove-orphans"
             )
 
     def _compose_shielded(self, *args: str) -> str:
@@ -235,10 +355,40 @@ class WhalesEngine:
         in it, a `down` would die half done. In its own session it finishes.
         """
         done = subprocess.run(
-            [*map(str, self.docker.client_config.docker_compose_cmd), *args],
+            [*_compose_command(self._files, self.name), *args],
             capture_output=True, text=True, start_new_session=True, check=False,
         )  # fmt: skip
         return "" if done.returncode == 0 else (done.stderr.strip() or f"exit code {done.returncode}")
+
+
+def _compose_command(files: Sequence[Path], name: str) -> list[str]:
+    return ["docker", "compose", *(f"--file={path}" for path in files), f"--project-name={name}"]
+
+
+def _prefetch_key(files: Sequence[Path], name: str) -> tuple[object, ...]:
+    return tuple((str(path), Path(path).stat().st_mtime_ns) for path in files), name
+
+
+def _cli(*args: str, missing_ok: bool = False) -> str:
+    """`docker ARGS`'s output; EngineError with its stderr when it fails."""
+    try:
+        done = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise EngineError(f"cannot run docker: {exc}\nFix: {_START_ENGINE}.") from None
+    if done.returncode != 0:
+        # Gone meanwhile (another session's janitor, or its own teardown): nothing to do.
+        if missing_ok and "No such" in done.stderr:
+            return ""
+        raise EngineError(f"`docker {' '.join(args)}` failed: {done.stderr.strip()}\nFix: {_START_ENGINE}.")
+    return done.stdout
+
+
+def _ask(command: list[str]) -> str:
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 def _published(ports: Mapping[str, Any] | None) -> dict[int, tuple[str, int]]:
@@ -252,18 +402,6 @@ def _published(ports: Mapping[str, Any] | None) -> dict[int, tuple[str, int]]:
     return published
 
 
-def _stderr(exc: DockerException) -> str:
+def _stderr(exc: Any) -> str:
     text = (exc.stderr or "").strip() or (exc.stdout or "").strip()
     return text or f"`{' '.join(exc.docker_command)}` exited with {exc.return_code}"
-
-
-def prune_stacks(kept: set[str]) -> list[str]:
-    """Remove the stacks of dead owners, and those of the `kept` projects."""
-    janitor = Janitor(DockerClient())
-    try:
-        projects = janitor.orphaned_projects() | (janitor.kept_projects() & kept)
-        for project in sorted(projects):
-            janitor.remove(project)
-    except DockerException as exc:
-        raise EngineError(f"{_stderr(exc)}\nFix: {_START_ENGINE}.") from None
-    return sorted(projects)

@@ -8,7 +8,16 @@ class ComposeError(Exception):
 
 
 class ConfigError(ComposeError):
-    """The stack's configuration is wrong: a file, an option or a probe declaration."""
+    """The stack's configuration is wrong: a file, an option or a probe declaration.
+
+    `setting` names the `StackSettings` field at fault, when one is, so that
+    whoever took the value from the user (the pytest plugin: an option, an ini
+    key, a fixture) can say where to fix it.
+    """
+
+    def __init__(self, message: str, *, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 class EngineError(ComposeError):

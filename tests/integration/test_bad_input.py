@@ -60,8 +60,8 @@ def test_missing_compose_file(pytester: pytest.Pytester, inner_project: str) -> 
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            "*ConfigError: compose file not found: */stack/missing.yml. Fix the path given with "
-            "--compose-file, the compose_files ini key, or the docker_compose_file fixture."
+            "*ConfigError: compose file not found: */stack/missing.yml; fix it in "
+            "--compose-file, the compose_files ini key or the docker_compose_file fixture"
         ]
     )
 

@@ -70,5 +70,5 @@ def test_lines_that_never_ran_are_missed(report: ET.Element) -> None:
 def test_report_paths_are_relative_to_the_repository_root(report: ET.Element) -> None:
     filenames = {cls.get("filename") for cls in report.iter("class")}
 
-    assert "pytest_tel3sis_compose/stack.py" in filenames
+    assert "pytest_tel3sis_compose/core/stack.py" in filenames
     assert all(name and not name.startswith("/") for name in filenames)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pytest_tel3sis_compose.settings import StackSettings
+from pytest_tel3sis_compose.core.settings import StackSettings
 
 #: Path -> (status, body, content type) served by the `http_server` fixture.
 ROUTES: dict[str, tuple[int, str, str]] = {
@@ -44,9 +44,10 @@ def _no_docker(monkeypatch: pytest.MonkeyPatch) -> None:
     from pytest_tel3sis_compose import engine
 
     def refuse(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError("a unit test tried to use Docker (WhalesEngine); pass a FakeEngine")
+        raise AssertionError("a unit test tried to use Docker (WhalesProject); pass a FakeEngine")
 
-    monkeypatch.setattr(engine, "WhalesEngine", refuse)
+    monkeypatch.setattr(engine, "WhalesProject", refuse)
+    monkeypatch.setattr(engine, "_cli", refuse)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""An in-memory Docker boundary: `FakeEngine` implements `engine_types.Engine` without Docker.
+"""An in-memory Docker boundary: `FakeEngine` implements `Engine` and `ComposeProject` without Docker.
 
 Everything the core can observe is scripted up front: the compose configuration, the
 sequence of container states each service goes through, the results of commands run
@@ -8,6 +8,7 @@ what the core did (for example that `down` ran exactly once).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter
@@ -16,7 +17,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pytest_tel3sis_compose.engine_types import CommandResult, ContainerStatus
+from pytest_tel3sis_compose.core.boundary import CommandResult, ContainerStatus
+from pytest_tel3sis_compose.core.docker_host import host_of
+from pytest_tel3sis_compose.core.ownership import LABEL_OWNER, Owner
+
+#: An owner label whose process cannot exist: above Linux's largest pid.
+DEAD_OWNER = Owner.of(os.getpid()).label().replace(f"@{os.getpid()}:", f"@{2**22 + 7}:", 1)
 
 # -- building compose configurations ---------------------------------------------
 
@@ -99,7 +105,9 @@ class FakeDockerException(Exception):
 
 
 class FakeEngine:
-    """`Engine` in memory. Thread-safe: the core probes services from several threads.
+    """`Engine` and its one `ComposeProject` in memory (`project()` returns the engine itself).
+
+    Thread-safe: the core probes services from several threads.
 
     statuses:   per service, the states returned by successive status() calls; the last
                 one repeats. A service not listed is always running (and healthy when
@@ -111,6 +119,7 @@ class FakeEngine:
     logs:       per service, the whole log; logs(tail=n) returns its last n lines.
     *_error:    raised by check(), config(), build(), up() or down(); up_interrupt=True makes
                 up() raise KeyboardInterrupt (in the thread the core runs it in).
+    orphans:    projects whose owner is gone, as the janitor's listings show them.
     """
 
     def __init__(
@@ -151,15 +160,19 @@ class FakeEngine:
         self.up_entered = threading.Event()
         self.up_finished = threading.Event()
         self.down_error = down_error
-        self.orphans = tuple(orphans)
-        """Projects sweep_orphans() reports as removed."""
+        self.orphans = list(orphans)
+        """Projects whose owner is gone, as the janitor's listings show them, until removed."""
+        self.removed_projects: list[str] = []
+        self.name = "unit"
+        self.project_files: list[Path] = []
         self.images = dict(images or {})
         """image reference -> local image ID, for image_id()."""
         self.on_execute = on_execute
         self._lock = threading.Lock()
         self.calls: list[tuple[Any, ...]] = []
-        """Calls in order: ("check",), ("config",), ("sweep_orphans",), ("add_compose_file", path),
-        ("build",), ("up",), ("up_done",), ("stop", timeout), ("down", timeout)."""
+        """Calls in order: ("check",), ("config",), ("labelled", label), ("remove_project", name),
+        ("add_compose_file", path), ("build",), ("up",), ("up_done",), ("stop", timeout),
+        ("down", timeout)."""
         self.status_calls: Counter[str] = Counter()
         self.exec_calls: list[tuple[str, tuple[str, ...]]] = []
         self.port_calls: list[tuple[str, int]] = []
@@ -194,13 +207,36 @@ class FakeEngine:
         if self.check_error is not None:
             raise self.check_error
 
+    def versions(self) -> str:
+        return "fake engine"
+
+    def host(self) -> str:
+        """As the real engine reads it: DOCKER_HOST's host, else this machine."""
+        docker_host = os.environ.get("DOCKER_HOST")
+        return host_of(docker_host, where="DOCKER_HOST") if docker_host else "127.0.0.1"
+
+    def project(self, files: Sequence[Path], name: str) -> FakeEngine:
+        self.name = name
+        self.project_files = list(files)
+        return self
+
+    def prefetch(self, files: Sequence[Path], name: str) -> None:
+        self._record("prefetch")
+
+    def labelled(self, label: str) -> list[tuple[str, str]]:
+        self._record("labelled", label)
+        if label != LABEL_OWNER:
+            return []
+        return [(project, DEAD_OWNER) for project in self.orphans]
+
+    def remove_project(self, project: str) -> None:
+        self._record("remove_project", project)
+        self.orphans.remove(project)
+        self.removed_projects.append(project)
+
     def add_compose_file(self, path: Path) -> None:
         self._record("add_compose_file", path)
         self.added_files.append(path)
-
-    def sweep_orphans(self) -> list[str]:
-        self._record("sweep_orphans")
-        return list(self.orphans)
 
     def config(self) -> Mapping[str, Any]:
         self._record("config")

@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import pytest
 from python_on_whales import DockerException, docker
 
-from pytest_tel3sis_compose.docker_host import engine_host, host_of
+from pytest_tel3sis_compose.core.docker_host import host_of
+from pytest_tel3sis_compose.engine import DockerEngine
 from pytest_tel3sis_compose.errors import ConfigError
 
 
@@ -78,7 +79,12 @@ def test_host_of_an_endpoint_without_a_host_names_where_and_the_forms(endpoint: 
     assert "tcp://HOST:PORT" in message
 
 
-# -- engine_host --------------------------------------------------------------------------------
+# -- DockerEngine.host ----------------------------------------------------------------------------
+
+
+def engine_host() -> str:
+    """Where a new engine object says its published ports are reached."""
+    return DockerEngine().host()
 
 
 def test_no_setting_at_all_is_a_local_engine(docker_config: Path, contexts: FakeContexts) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from pytest_tel3sis_compose.fingerprint import DockerIgnore, build_context_digest, stack_fingerprint
+from pytest_tel3sis_compose.core.fingerprint import DockerIgnore, build_context_digest, stack_fingerprint
 
 
 def write(root: Path, relative: str, content: str = "x") -> Path:

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from pytest_tel3sis_compose.core.model import PROBE_FIELD, ProjectSpec
 from pytest_tel3sis_compose.errors import ConfigError, UnknownServiceError
-from pytest_tel3sis_compose.model import PROBE_FIELD, ProjectSpec
 from tests.unit.fakes import compose, port_entry, service
 
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from pytest_tel3sis_compose.model import ProjectSpec
-from pytest_tel3sis_compose.override import FAST_START_INTERVAL, build_override, write_override
+from pytest_tel3sis_compose.core.model import ProjectSpec
+from pytest_tel3sis_compose.core.override import FAST_START_INTERVAL, build_override, write_override
 from tests.unit.fakes import service
 
 LABELS = {"io.tel3sis.compose.owner": "box@12:345:boot/678", "io.tel3sis.compose.session": "s-1"}

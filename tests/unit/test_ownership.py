@@ -6,25 +6,21 @@ import os
 import socket
 import subprocess
 import tempfile
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
-from python_on_whales.exceptions import DockerException
 
-from pytest_tel3sis_compose.ownership import (
+from pytest_tel3sis_compose.core.ownership import (
     LABEL_KEEP,
     LABEL_OWNER,
-    PROJECT_LABEL,
     WORKDIR_PREFIX,
     Janitor,
     Owner,
     make_workdir,
     sweep_workdirs,
 )
+from pytest_tel3sis_compose.errors import EngineError
 
 pytestmark = pytest.mark.skipif(
     not Path("/proc/self/stat").exists(), reason="telling a dead owner needs Linux's /proc"
@@ -138,7 +134,7 @@ def test_a_dead_pid_with_no_known_space_is_not_judged(dead: Owner) -> None:
 def test_a_dead_pid_is_not_judged_where_the_system_tells_no_space(
     dead: Owner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("pytest_tel3sis_compose.ownership._pid_space", lambda: "")
+    monkeypatch.setattr("pytest_tel3sis_compose.core.ownership._pid_space", lambda: "")
 
     assert replace(dead, space="").is_gone() is False
 
@@ -155,179 +151,82 @@ def test_a_live_pid_with_no_recorded_start_time_is_not_gone(me: Owner) -> None:
 # -- the janitor -------------------------------------------------------------------------
 
 
-class FakeCli:
-    """Stands in for python_on_whales.utils.run: scripted outputs, every command recorded."""
+class ListingEngine:
+    """An engine whose labelled listings are scripted; removals are recorded."""
 
-    def __init__(self) -> None:
-        self.commands: list[list[str]] = []
-        self.outputs: dict[tuple[str, ...], str | Exception] = {}
+    def __init__(self, **rows: list[tuple[str, str]]) -> None:
+        self.rows = rows
+        self.removed: list[str] = []
+        self.fail_on: set[str] = set()
 
-    def script(self, *prefix: str, result: str | Exception) -> None:
-        """Commands whose arguments (after `docker`) start with `prefix` give `result`."""
-        self.outputs[prefix] = result
+    def labelled(self, label: str) -> list[tuple[str, str]]:
+        if "listing" in self.fail_on:
+            raise EngineError("the engine went away")
+        return list(self.rows.get(label, []))
 
-    def __call__(self, args: list[Any], *more: Any, **kwargs: Any) -> str:
-        command = [str(arg) for arg in args]
-        self.commands.append(command)
-        for prefix, result in self.outputs.items():
-            if tuple(command[1 : 1 + len(prefix)]) == prefix:
-                if isinstance(result, Exception):
-                    raise result
-                return result
-        return ""
+    def remove_project(self, project: str) -> None:
+        if project in self.fail_on:
+            raise EngineError(f"cannot remove {project}")
+        self.removed.append(project)
 
 
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch) -> FakeCli:
-    fake = FakeCli()
-    monkeypatch.setattr("python_on_whales.utils.run", fake)
-    return fake
+def janitor_on(engine: ListingEngine) -> Janitor:
+    return Janitor(engine)  # type: ignore[arg-type]  # only the listings are used
 
 
-@pytest.fixture
-def janitor() -> Janitor:
-    return Janitor(SimpleNamespace(client_config=SimpleNamespace(docker_cmd=["docker"])))
-
-
-def listing(*rows: tuple[str, str]) -> str:
-    return "".join(f"{project}\t{value}\n" for project, value in rows)
-
-
-def format_for(label: str) -> str:
-    return f'{{{{.Label "{PROJECT_LABEL}"}}}}\t{{{{.Label "{label}"}}}}'
-
-
-def test_orphaned_projects_are_those_whose_every_owner_is_gone(
-    cli: FakeCli, janitor: Janitor, me: Owner, dead: Owner
-) -> None:
+def test_orphaned_projects_are_those_whose_every_owner_is_gone(me: Owner, dead: Owner) -> None:
     elsewhere = replace(dead, host=f"not-{socket.gethostname()}")
-    cli.script(
-        "ps",
-        result=listing(
-            ("dead-stack", dead.label()),
-            ("half-dead", dead.label()),
-            ("alive", me.label()),
-            ("other-host", elsewhere.label()),
-            ("garbled", "not an owner label"),
-        ),
-    )
-    cli.script("network", result=listing(("dead-stack", dead.label()), ("net-only-dead", dead.label())))
-    cli.script("volume", result=listing(("half-dead", me.label())))  # one owner still lives
-
-    assert janitor.orphaned_projects() == {"dead-stack", "net-only-dead"}
-
-
-def test_orphaned_projects_lists_containers_networks_and_volumes_by_label(
-    cli: FakeCli, janitor: Janitor
-) -> None:
-    janitor.orphaned_projects()
-
-    filters = ["--filter", f"label={LABEL_OWNER}", "--filter", f"label={PROJECT_LABEL}"]
-    fmt = ["--format", format_for(LABEL_OWNER)]
-    assert cli.commands == [
-        ["docker", "ps", "--all", *filters, *fmt],
-        ["docker", "network", "ls", *filters, *fmt],
-        ["docker", "volume", "ls", *filters, *fmt],
-    ]
-    assert format_for(LABEL_OWNER) == (
-        '{{.Label "com.docker.compose.project"}}\t{{.Label "io.tel3sis.compose.owner"}}'
+    engine = ListingEngine(
+        **{
+            LABEL_OWNER: [
+                ("dead-stack", dead.label()),
+                ("half-dead", dead.label()),
+                ("alive", me.label()),
+                ("other-host", elsewhere.label()),
+                ("garbled", "not an owner label"),
+                ("net-only-dead", dead.label()),
+                ("half-dead", me.label()),  # one owner still lives
+            ]
+        }
     )
 
+    assert janitor_on(engine).orphaned_projects() == {"dead-stack", "net-only-dead"}
 
-def test_listing_lines_lacking_a_project_or_a_value_are_skipped(
-    cli: FakeCli, janitor: Janitor, dead: Owner
+
+def test_kept_projects_are_those_with_the_keep_label() -> None:
+    engine = ListingEngine(**{LABEL_KEEP: [("kept-a", "true"), ("kept-a", "true"), ("kept-b", "true")]})
+
+    assert janitor_on(engine).kept_projects() == {"kept-a", "kept-b"}
+
+
+def test_sweep_removes_the_orphans_and_tolerates_what_it_cannot(
+    me: Owner, dead: Owner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cli.script("ps", result=f"\t{dead.label()}\nno-owner\t\nno-tab-at-all\n\nreal\t{dead.label()}\nreal\t\n")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    engine = ListingEngine(**{LABEL_OWNER: [("b", dead.label()), ("a", dead.label()), ("c", me.label())]})
+    engine.fail_on = {"a"}  # another session removed it meanwhile, say
 
-    assert janitor.orphaned_projects() == {"real"}  # its empty value is no living owner
-
-
-def test_kept_projects_are_those_with_the_keep_label(cli: FakeCli, janitor: Janitor) -> None:
-    cli.script("ps", result=listing(("kept-a", "true"), ("kept-a", "true"), ("not-kept", "")))
-    cli.script("network", result=listing(("kept-b", "true")))
-    cli.script("volume", result=listing(("kept-c", "true")))
-
-    assert janitor.kept_projects() == {"kept-a", "kept-b", "kept-c"}
-    assert all(f"label={LABEL_KEEP}" in command for command in cli.commands)
-    assert all(format_for(LABEL_KEEP) in command for command in cli.commands)
+    assert janitor_on(engine).sweep() == ["b"]
+    assert engine.removed == ["b"]
 
 
-def test_remove_removes_the_projects_containers_networks_and_volumes(cli: FakeCli, janitor: Janitor) -> None:
-    cli.script("ps", result="c1\nc2\n")
-    cli.script("network", "ls", result="n1\n")
-    cli.script("volume", "ls", result="v1\nv2\n")
+def test_sweep_gives_up_quietly_when_the_engine_cannot_list() -> None:
+    engine = ListingEngine()
+    engine.fail_on = {"listing"}
 
-    janitor.remove("proj")
-
-    by_project = ["--filter", f"label={PROJECT_LABEL}=proj"]
-    assert cli.commands == [
-        ["docker", "ps", "--all", "--quiet", *by_project],
-        ["docker", "rm", "--force", "--volumes", "c1", "c2"],
-        ["docker", "network", "ls", "--quiet", *by_project],
-        ["docker", "network", "rm", "n1"],
-        ["docker", "volume", "ls", "--quiet", *by_project],
-        ["docker", "volume", "rm", "--force", "v1", "v2"],
-    ]
+    assert janitor_on(engine).sweep() == []
 
 
-def test_remove_issues_no_removal_where_nothing_is_listed(cli: FakeCli, janitor: Janitor) -> None:
-    cli.script("network", "ls", result="n1\n")
+def test_prune_removes_orphans_and_only_the_named_kept_stacks(dead: Owner) -> None:
+    engine = ListingEngine(
+        **{
+            LABEL_OWNER: [("orphan", dead.label())],
+            LABEL_KEEP: [("kept-here", "true"), ("kept-elsewhere", "true")],
+        }
+    )
 
-    janitor.remove("proj")
-
-    assert [command[1:3] for command in cli.commands] == [
-        ["ps", "--all"],
-        ["network", "ls"],
-        ["network", "rm"],
-        ["volume", "ls"],
-    ]
-
-
-def docker_error(*command: str, stderr: str) -> DockerException:
-    return DockerException(["docker", *command], 1, b"", stderr.encode())
-
-
-def test_remove_tolerates_what_is_gone_meanwhile(cli: FakeCli, janitor: Janitor) -> None:
-    cli.script("ps", result="c1\n")
-    cli.script("rm", result=docker_error("rm", stderr="Error: No such container: c1"))
-    cli.script("network", "ls", result="n1\n")
-    cli.script("network", "rm", result=docker_error("network", "rm", stderr="Error: No such network: n1"))
-    cli.script("volume", "ls", result="v1\n")
-
-    janitor.remove("proj")  # does not raise, and goes on to the next kind
-
-    assert cli.commands[-1] == ["docker", "volume", "rm", "--force", "v1"]
-
-
-@pytest.mark.parametrize(
-    "make_error",
-    [
-        lambda: docker_error("rm", stderr="Error response from daemon: permission denied"),
-        lambda: DockerException(["docker", "rm"], 1, b"", None),  # stderr not captured
-    ],
-)
-def test_remove_reraises_other_errors(
-    cli: FakeCli, janitor: Janitor, make_error: Callable[[], DockerException]
-) -> None:
-    error = make_error()
-    cli.script("ps", result="c1\n")
-    cli.script("rm", result=error)
-
-    with pytest.raises(DockerException) as raised:
-        janitor.remove("proj")
-
-    assert raised.value is error
-    assert [command[1] for command in cli.commands] == ["ps", "rm"]  # stopped there
-
-
-def test_a_listing_error_is_reraised_even_when_it_says_no_such(cli: FakeCli, janitor: Janitor) -> None:
-    error = docker_error("ps", stderr="Error: No such object")
-    cli.script("ps", result=error)
-
-    with pytest.raises(DockerException) as raised:
-        janitor.orphaned_projects()
-
-    assert raised.value is error
+    assert janitor_on(engine).prune({"kept-here", "never-kept"}) == ["kept-here", "orphan"]
+    assert engine.removed == ["kept-here", "orphan"]
 
 
 # -- the stacks' temporary folders ----------------------------------------------------

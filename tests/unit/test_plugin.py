@@ -7,23 +7,17 @@ the inner test writes them to settings.json for the outer test to check. The few
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
 import json
 import os
 import re
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-from pytest_tel3sis_compose import plugin
-from pytest_tel3sis_compose.events import StackListener, ignore
-from pytest_tel3sis_compose.settings import StackSettings
-from pytest_tel3sis_compose.stack import ComposeStack
+from pytest_tel3sis_compose.plugin import state
 from tests.unit.fakes import FakeEngine, compose, exited, service
 
 DUMP_SETTINGS = """
@@ -266,7 +260,7 @@ def test_non_positive_compose_timeout(inner: pytest.Pytester) -> None:
 
     assert (
         "the compose timeout must be more than 0 and at most 86400 seconds, not 0.0; "
-        "set it with --compose-timeout or the compose_timeout ini key"
+        "fix it in --compose-timeout or the compose_timeout ini key"
     ) in output
 
 
@@ -297,7 +291,7 @@ def test_compose_down_timeout_ini(inner: pytest.Pytester) -> None:
 def test_bad_compose_down_timeout_ini(inner: pytest.Pytester) -> None:
     ini(inner, "compose_down_timeout = 2.5\n")
 
-    assert "compose_down_timeout must be whole seconds, not '2.5'" in usage_error_of(inner)
+    assert "the compose_down_timeout ini key must be whole seconds, not '2.5'" in usage_error_of(inner)
 
 
 PROBES_INI = """
@@ -381,11 +375,11 @@ def test_the_docker_context_gives_the_host_without_docker_host(
     monkeypatch.setenv("DOCKER_CONTEXT", "remote")
     contexts: list[str] = []
 
-    def endpoint() -> str:
+    def endpoint(self: object) -> str:
         contexts.append(os.environ["DOCKER_CONTEXT"])
         return "ssh://me@192.0.2.20"
 
-    monkeypatch.setattr("pytest_tel3sis_compose.docker_host._context_endpoint", endpoint)
+    monkeypatch.setattr("pytest_tel3sis_compose.engine.DockerEngine._context_endpoint", endpoint)
 
     assert settings_of(inner)["host"] == "192.0.2.20"
     assert contexts == ["remote"]
@@ -424,23 +418,12 @@ def test_a_docker_ip_override_beats_docker_host(
 # -- compose_stack on a FakeEngine ------------------------------------------------------------
 
 
-def _fixture_module() -> ModuleType:
-    """The module whose compose_stack fixture builds the ComposeStack (plugin.py or fixtures.py)."""
-    try:
-        return importlib.import_module("pytest_tel3sis_compose.fixtures")
-    except ImportError:
-        return plugin
-
-
 @pytest.fixture
 def fake_stack(monkeypatch: pytest.MonkeyPatch) -> Callable[[FakeEngine], None]:
-    """Make the plugin's compose_stack build its ComposeStack on the given FakeEngine."""
+    """Make the plugin's stacks run on the given FakeEngine."""
 
     def use(engine: FakeEngine) -> None:
-        def make(settings: StackSettings, listener: StackListener = ignore) -> ComposeStack:
-            return ComposeStack(dataclasses.replace(settings, poll_interval=0.01), engine, listener)
-
-        monkeypatch.setattr(_fixture_module(), "ComposeStack", make)
+        monkeypatch.setattr(state, "make_engine", lambda: engine)
 
     return use
 

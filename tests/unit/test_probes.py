@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from pytest_tel3sis_compose.engine_types import CommandResult
-from pytest_tel3sis_compose.errors import ConfigError
-from pytest_tel3sis_compose.probes import (
+from pytest_tel3sis_compose.core.boundary import CommandResult
+from pytest_tel3sis_compose.core.probes import (
     CommandProbe,
     CompletedProbe,
     HealthcheckProbe,
@@ -22,6 +21,7 @@ from pytest_tel3sis_compose.probes import (
     probe_from_line,
     probe_from_spec,
 )
+from pytest_tel3sis_compose.errors import ConfigError
 from tests.unit.fakes import FakeTarget, created, exited, running
 
 WHERE = "the x-tel3sis-probe field of service 'web'"

@@ -12,16 +12,11 @@ from typing import Any
 import pytest
 import yaml
 
-from pytest_tel3sis_compose.engine_types import CommandResult, ContainerStatus
-from pytest_tel3sis_compose.errors import (
-    ComposeError,
-    ConfigError,
-    EngineError,
-    StackStartError,
-    UnknownServiceError,
-)
-from pytest_tel3sis_compose.ownership import LABEL_OWNER, LABEL_SESSION
-from pytest_tel3sis_compose.probes import (
+from pytest_tel3sis_compose.core.boundary import CommandResult, ContainerStatus
+from pytest_tel3sis_compose.core.model import ProjectSpec
+from pytest_tel3sis_compose.core.ownership import LABEL_OWNER, LABEL_SESSION, Owner
+from pytest_tel3sis_compose.core.planning import plan_probes
+from pytest_tel3sis_compose.core.probes import (
     CommandProbe,
     CompletedProbe,
     HealthcheckProbe,
@@ -30,8 +25,15 @@ from pytest_tel3sis_compose.probes import (
     ProbeTarget,
     RunningProbe,
 )
-from pytest_tel3sis_compose.settings import StackSettings
-from pytest_tel3sis_compose.stack import ComposeStack
+from pytest_tel3sis_compose.core.settings import StackSettings
+from pytest_tel3sis_compose.core.stack import ComposeStack
+from pytest_tel3sis_compose.errors import (
+    ComposeError,
+    ConfigError,
+    EngineError,
+    StackStartError,
+    UnknownServiceError,
+)
 from tests.unit.fakes import (
     FakeDockerException,
     FakeEngine,
@@ -320,12 +322,12 @@ def test_orphans_are_swept_and_labels_applied_after_validation_and_before_anythi
         document = yaml.safe_load(override.read_text())
 
     names = engine.names()
-    assert names.index("config") < names.index("sweep_orphans") < names.index("build")
+    assert names.index("config") < names.index("labelled") < names.index("remove_project") < names.index("up")
     assert names.index("add_compose_file") < names.index("build") < names.index("up")
     assert stack.swept == ["pytest-1-dead00"]
     assert set(document["services"]) == {"db", "web"}
     labels = document["services"]["web"]["labels"]
-    assert labels[LABEL_OWNER] == stack.owner.label()
+    assert labels[LABEL_OWNER] == Owner.of(stack.settings.owner_pid).label()
     assert labels[LABEL_SESSION] == stack.settings.session_id
     assert not override.exists(), "the plugin's own files are removed at teardown"
 
@@ -539,7 +541,7 @@ def test_the_largest_timeout_works(make_settings: MakeSettings) -> None:
 # -- which probe each service gets ----------------------------------------------------------
 
 
-def test_probe_precedence(make_settings: MakeSettings) -> None:
+def test_probe_precedence() -> None:
     config = compose(
         configured=service(ports=[8080], healthcheck=["CMD", "true"], probe={"command": ["from-compose"]}),
         declared=service(healthcheck=["CMD", "true"], probe={"command": ["from-compose"]}),
@@ -549,9 +551,8 @@ def test_probe_precedence(make_settings: MakeSettings) -> None:
         plain=service(depends_on={"migrate": "service_completed_successfully"}),
     )
     from_settings = HttpProbe(8080, "/ready")
-    stack = ComposeStack(make_settings(probes={"configured": from_settings}), FakeEngine(config))
 
-    plan = stack.plan_probes()
+    plan = plan_probes(ProjectSpec.from_config(config), {"configured": from_settings})
 
     assert plan["configured"] is from_settings  # settings.probes beat x-tel3sis-probe
     assert isinstance(plan["declared"], CommandProbe)  # x-tel3sis-probe beats the healthcheck
@@ -563,13 +564,13 @@ def test_probe_precedence(make_settings: MakeSettings) -> None:
     assert type(plan["plain"]) is RunningProbe
 
 
-def test_probe_field_beats_completed_dependency(make_settings: MakeSettings) -> None:
+def test_probe_field_beats_completed_dependency() -> None:
     config = compose(
         seed=service(probe="running"),
         web=service(depends_on={"seed": "service_completed_successfully"}),
     )
 
-    plan = ComposeStack(make_settings(), FakeEngine(config)).plan_probes()
+    plan = plan_probes(ProjectSpec.from_config(config), {})
 
     assert type(plan["seed"]) is RunningProbe
 
@@ -671,15 +672,13 @@ def test_http_probe_on_an_unpublished_port_fails_before_anything_starts(
     assert engine.names() == ["check", "config"]  # no sweep, no build, no up, and so no down
 
 
-def test_http_probe_on_a_service_without_ports_says_it_publishes_none(make_settings: MakeSettings) -> None:
-    stack = ComposeStack(
-        make_settings(probes={"worker": HttpProbe(8080)}), FakeEngine(compose(worker=service()))
-    )
+def test_http_probe_on_a_service_without_ports_says_it_publishes_none() -> None:
+    project = ProjectSpec.from_config(compose(worker=service()))
 
     with pytest.raises(
         ConfigError, match=r"uses port 8080, which the service does not publish \(it publishes no port\)"
     ):
-        stack.plan_probes()
+        plan_probes(project, {"worker": HttpProbe(8080)})
 
 
 def test_url_is_looked_up_once_per_port(make_settings: MakeSettings) -> None:

@@ -15,7 +15,9 @@ import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from pytest_tel3sis_compose.core.boundary import Engine
+from pytest_tel3sis_compose.errors import EngineError
 
 LABEL_OWNER = "io.tel3sis.compose.owner"
 LABEL_SESSION = "io.tel3sis.compose.session"
@@ -65,6 +67,17 @@ class Owner:
         except PermissionError:
             pass  # it exists, run by another user
         return bool(self.started) and _start_time(self.pid) not in ("", self.started)
+
+
+def stack_labels(owner: Owner, session_id: str, fingerprint: str | None = None) -> dict[str, str]:
+    """The labels every object of a stack carries: its owner, or for a kept stack its fingerprint.
+
+    A kept stack carries no owner or session: its labels must not change
+    between runs, or Compose would recreate the containers it should keep.
+    """
+    if fingerprint is not None:
+        return {LABEL_KEEP: "true", LABEL_FINGERPRINT: fingerprint}
+    return {LABEL_OWNER: owner.label(), LABEL_SESSION: session_id}
 
 
 def _pid_space() -> str:
@@ -117,60 +130,47 @@ def _start_time(pid: int) -> str:
 
 
 class Janitor:
-    """Finds and removes stacks left by dead owners, through the docker CLI.
+    """Finds and removes stacks left by dead owners, through the engine's labelled listings.
 
-    Listing reads the labels in the listing itself (`--format`), so a stack
-    that another session removes meanwhile cannot make the sweep fail.
+    The listings carry the labels themselves, so a stack that another session
+    removes meanwhile cannot make a sweep fail.
     """
 
-    def __init__(self, docker: Any) -> None:
-        self.docker = docker
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
     def orphaned_projects(self) -> set[str]:
         owners: dict[str, set[str]] = {}
-        for project, label in self._labelled(LABEL_OWNER):
+        for project, label in self.engine.labelled(LABEL_OWNER):
             owners.setdefault(project, set()).add(label)
         return {project for project, labels in owners.items() if all(_gone(label) for label in labels)}
 
     def kept_projects(self) -> set[str]:
-        return {project for project, _ in self._labelled(LABEL_KEEP)}
+        return {project for project, _ in self.engine.labelled(LABEL_KEEP)}
 
-    def remove(self, project: str) -> None:
-        """Remove every container, network and volume Compose labelled with `project`."""
-        by_project = f"label={PROJECT_LABEL}={project}"
-        for listing, removal in (
-            (["ps", "--all", "--quiet"], ["rm", "--force", "--volumes"]),
-            (["network", "ls", "--quiet"], ["network", "rm"]),
-            (["volume", "ls", "--quiet"], ["volume", "rm", "--force"]),
-        ):
-            ids = self._docker(*listing, "--filter", by_project).split()
-            if ids:
-                self._docker(*removal, *ids, missing_ok=True)
+    def sweep(self) -> list[str]:
+        """Remove the stacks (and stack folders) of dead owners; return the projects removed.
 
-    def _labelled(self, label: str) -> list[tuple[str, str]]:
-        """(project, value of `label`) of every container, network and volume carrying both."""
-        found: list[tuple[str, str]] = []
-        for listing in (["ps", "--all"], ["network", "ls"], ["volume", "ls"]):
-            lines = self._docker(
-                *listing,
-                "--filter", f"label={label}",
-                "--filter", f"label={PROJECT_LABEL}",
-                "--format", f'{{{{.Label "{PROJECT_LABEL}"}}}}\t{{{{.Label "{label}"}}}}',
-            )  # fmt: skip
-            for line in lines.splitlines():
-                project, _, value = line.partition("\t")
-                if project and value:
-                    found.append((project, value))
-        return found
-
-    def _docker(self, *args: str, missing_ok: bool = False) -> str:
-        from python_on_whales import DockerException
-        from python_on_whales.utils import run
-
+        Best effort: another session may sweep the same orphan at the same time,
+        and a stack that starts fine must not fail for someone else's leftovers.
+        """
+        sweep_workdirs()
         try:
-            return str(run([*self.docker.client_config.docker_cmd, *args]))
-        except DockerException as exc:
-            # Gone meanwhile (another session's janitor, or its own teardown): nothing to do.
-            if missing_ok and "No such" in (exc.stderr or ""):
-                return ""
-            raise
+            orphans = sorted(self.orphaned_projects())
+        except EngineError:
+            return []
+        removed = []
+        for project in orphans:
+            try:
+                self.engine.remove_project(project)
+            except EngineError:
+                continue
+            removed.append(project)
+        return removed
+
+    def prune(self, kept: set[str]) -> list[str]:
+        """Remove the stacks of dead owners, and those of the `kept` projects."""
+        projects = self.orphaned_projects() | (self.kept_projects() & kept)
+        for project in sorted(projects):
+            self.engine.remove_project(project)
+        return sorted(projects)

@@ -1,9 +1,9 @@
-"""pytest-xdist: one stack for all workers of a run.
+"""pytest-xdist: one stack per session-scoped stack fixture for all workers of a run.
 
 The controller makes a folder for the run and hands it, with its own pid as
-the stack's owner, to every worker. The first worker that needs the stack
-starts it there; the others attach. The controller takes it down when the
-run ends, after every worker has finished or crashed.
+the stacks' owner, to every worker. The first worker that needs a stack
+starts it in that stack's subfolder; the others attach. The controller takes
+every one down when the run ends, after every worker has finished or crashed.
 """
 
 from __future__ import annotations
@@ -11,15 +11,16 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_tel3sis_compose.sharing import take_down
-from pytest_tel3sis_compose.signals import sigterm_raises_interrupt
+from pytest_tel3sis_compose.core.boundary import Engine
+from pytest_tel3sis_compose.core.sharing import take_down_shared
+from pytest_tel3sis_compose.core.signals import sigterm_raises_interrupt
 
 SHARED_FOLDER = "tel3sis_compose_folder"
 OWNER_PID = "tel3sis_compose_owner"
@@ -33,10 +34,21 @@ def worker_input(config: pytest.Config) -> dict[str, Any] | None:
     return workerinput
 
 
+def shared_folder(config: pytest.Config, fixture: str) -> Path | None:
+    """The folder the workers share for one stack fixture; None outside xdist workers."""
+    shared = worker_input(config)
+    if shared is None:
+        return None
+    folder = Path(shared[SHARED_FOLDER]) / fixture
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 class XdistController:
     """Registered in the controlling process; inert unless xdist starts workers."""
 
-    def __init__(self) -> None:
+    def __init__(self, engine: Callable[[], Engine]) -> None:
+        self.engine = engine
         self.folder: Path | None = None
         self._signals = ExitStack()
 
@@ -64,8 +76,15 @@ class XdistController:
     def _take_down(self) -> None:
         if self.folder is None:
             return
+        failures: list[BaseException] = []
         try:
-            take_down(self.folder)
+            for stack_folder in sorted(path for path in self.folder.iterdir() if path.is_dir()):
+                try:
+                    take_down_shared(stack_folder, self.engine())
+                except Exception as exc:  # the other stacks still go down; the first error is raised
+                    failures.append(exc)
+            if failures:
+                raise failures[0]
         finally:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None

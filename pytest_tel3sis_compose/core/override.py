@@ -12,7 +12,9 @@ from typing import Any
 
 import yaml
 
-from pytest_tel3sis_compose.model import ProjectSpec
+from pytest_tel3sis_compose.core.model import ProjectSpec
+
+OVERRIDE_NAME = "compose.tel3sis.yml"
 
 #: How often a healthcheck runs while its service starts, where readiness waits on it.
 FAST_START_INTERVAL = "200ms"
@@ -49,6 +51,6 @@ def build_override(
 
 
 def write_override(document: Mapping[str, Any], folder: Path) -> Path:
-    path = folder / "compose.tel3sis.yml"
+    path = folder / OVERRIDE_NAME
     path.write_text(yaml.safe_dump(dict(document), sort_keys=False))
     return path

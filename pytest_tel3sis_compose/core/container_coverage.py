@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_tel3sis_compose.core.model import ProjectSpec
 from pytest_tel3sis_compose.errors import ConfigError
-from pytest_tel3sis_compose.model import ProjectSpec
 
 #: Where the coverage folder is mounted inside each measured container.
 MOUNT_POINT = "/tel3sis-coverage"

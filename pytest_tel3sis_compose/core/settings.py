@@ -1,17 +1,17 @@
-"""Everything that defines one stack run, resolved once into a frozen object."""
+"""Everything that defines one stack run, checked once into a frozen object."""
 
 from __future__ import annotations
 
 import os
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pytest_tel3sis_compose.container_coverage import CoverageSettings
+from pytest_tel3sis_compose.core.container_coverage import CoverageSettings
+from pytest_tel3sis_compose.core.probes import Probe
 from pytest_tel3sis_compose.errors import ConfigError
-from pytest_tel3sis_compose.probes import Probe
 
 DEFAULT_TIMEOUT = 120.0
 MAX_TIMEOUT = 86400.0
@@ -25,7 +25,7 @@ def unique_project_name(prefix: str = "pytest") -> str:
 
 @dataclass(frozen=True)
 class StackSettings:
-    """How to run one compose stack. Paths are resolved and checked on creation."""
+    """How to run one compose stack. Checked on creation: paths resolved and existing."""
 
     compose_files: tuple[Path, ...]
     project_name: str = field(default_factory=unique_project_name)
@@ -40,7 +40,6 @@ class StackSettings:
     """Seconds containers get to stop gracefully at teardown."""
     poll_interval: float = 0.1
     log_lines: int = 50
-    project_directory: Path | None = None
     owner_pid: int = field(default_factory=os.getpid)
     """The process whose death makes the stack an orphan for the janitor."""
     session_id: str = field(default_factory=lambda: secrets.token_hex(6))
@@ -53,49 +52,37 @@ class StackSettings:
 
     def __post_init__(self) -> None:
         if not self.compose_files:
-            raise ConfigError(
-                "no compose file given: pass --compose-file PATH or set compose_files "
-                "in [tool.pytest.ini_options]"
-            )
+            raise ConfigError("no compose file given", setting="compose_files")
         files = tuple(Path(f).resolve() for f in self.compose_files)
         missing = [str(f) for f in files if not f.is_file()]
         if missing:
-            raise ConfigError(
-                f"compose file not found: {', '.join(missing)}. Fix the path given with "
-                "--compose-file, the compose_files ini key, or the docker_compose_file fixture."
-            )
+            raise ConfigError(f"compose file not found: {', '.join(missing)}", setting="compose_files")
         object.__setattr__(self, "compose_files", files)
         if not _PROJECT_NAME.match(self.project_name):
             raise ConfigError(
                 f"invalid Compose project name {self.project_name!r}: use lower-case letters, "
-                "digits, '-' and '_', starting with a letter or digit"
+                "digits, '-' and '_', starting with a letter or digit",
+                setting="project_name",
             )
         check_timeout(self.timeout)
         if self.reuse and self.coverage:
             raise ConfigError(
-                "--compose-reuse and --compose-coverage do not go together: coverage data is "
-                "saved when the services stop, and a reused stack does not stop. Use one of them."
+                "reusing a stack and measuring coverage in its containers do not go together: "
+                "coverage data is saved when the services stop, and a reused stack does not stop. "
+                "Use one of them.",
+                setting="reuse",
             )
         if self.down_timeout < 0:
-            raise ConfigError(f"the teardown timeout must be >= 0 seconds, not {self.down_timeout}")
+            raise ConfigError(
+                f"the teardown timeout must be >= 0 seconds, not {self.down_timeout}", setting="down_timeout"
+            )
 
 
 def check_timeout(seconds: float) -> float:
     # Bounded so that it stays a valid wait for threading (a day is plenty).
     if not 0 < seconds <= MAX_TIMEOUT:
         raise ConfigError(
-            f"the compose timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds, "
-            f"not {seconds}; set it with --compose-timeout or the compose_timeout ini key"
+            f"the compose timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds, not {seconds}",
+            setting="timeout",
         )
     return seconds
-
-
-def parse_timeout(value: str | float, *, where: str) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where} must be a number of seconds, not {value!r}") from None
-
-
-def resolve_files(paths: Sequence[str | Path], base: Path) -> tuple[Path, ...]:
-    return tuple(p if Path(p).is_absolute() else base / p for p in map(Path, paths))

@@ -8,17 +8,17 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from dataclasses import dataclass, field
 
-from pytest_tel3sis_compose.engine_types import CommandResult, ContainerStatus, Engine
+from pytest_tel3sis_compose.core.boundary import CommandResult, ComposeProject, ContainerStatus
+from pytest_tel3sis_compose.core.listener import StackListener, ignore
+from pytest_tel3sis_compose.core.probes import Probe, ProbeResult
 from pytest_tel3sis_compose.errors import StackStartError
-from pytest_tel3sis_compose.events import StackListener, ignore
-from pytest_tel3sis_compose.probes import Probe, ProbeResult
 
 
 @dataclass
 class _Target:
     """What one probe check sees of its service."""
 
-    engine: Engine
+    compose: ComposeProject
     service: str
     status: ContainerStatus
     base_url_for: Callable[[str, int], str]
@@ -27,10 +27,10 @@ class _Target:
         return self.base_url_for(self.service, port)
 
     def execute(self, argv: Sequence[str]) -> CommandResult:
-        return self.engine.execute(self.service, argv)
+        return self.compose.execute(self.service, argv)
 
     def container_log(self) -> str:
-        return self.engine.container_log(self.status.container_id)
+        return self.compose.container_log(self.status.container_id)
 
 
 class _NotReady(Exception):
@@ -40,9 +40,10 @@ class _NotReady(Exception):
 
 
 def wait_until_ready(
-    engine: Engine,
+    compose: ComposeProject,
     probes: Mapping[str, Probe],
     *,
+    started: float,
     deadline: float,
     base_url_for: Callable[[str, int], str],
     poll_interval: float = 0.1,
@@ -50,13 +51,14 @@ def wait_until_ready(
     listener: StackListener = ignore,
     known: Mapping[str, ContainerStatus] | None = None,
 ) -> dict[str, float]:
-    """Block until every service's probe passes; return when each was ready (monotonic).
+    """Block until every service's probe passes; return each one's seconds after `started`.
 
     Raises StackStartError for the first service that exits, or for the
-    service(s) still not ready at `deadline` (a `time.monotonic()` value).
-    `known` holds statuses just read, used for each service's first check.
+    service(s) still not ready at `deadline` (`started` and `deadline` are
+    `time.monotonic()` values). `known` holds statuses just read, used for
+    each service's first check.
     """
-    watch = _Watch(engine, deadline, base_url_for, poll_interval, listener, dict(known or {}))
+    watch = _Watch(compose, started, deadline, base_url_for, poll_interval, listener, dict(known or {}))
     futures: dict[Future[float], str] = {}
     for service, probe in probes.items():
         future: Future[float] = Future()
@@ -74,16 +76,16 @@ def wait_until_ready(
         if failures:
             first = failures[0]
             if isinstance(first, _NotReady):
-                raise _start_error(engine, first, log_lines, pending=[futures[f] for f in pending])
+                raise _start_error(compose, first, log_lines, pending=[futures[f] for f in pending])
             raise first  # type: ignore[misc]  # a bug or an engine error: let it through as is
         if pending:  # a probe hung past the deadline (a command that never returns)
             service = futures[next(iter(pending))]
             raise _start_error(
-                engine,
+                compose,
                 _NotReady(service, "its probe did not return before the timeout", probes[service], None),
                 log_lines,
             )
-        return {futures[f]: f.result() for f in done}
+        return {futures[f]: f.result() - started for f in done}
     finally:
         watch.stop.set()
 
@@ -92,7 +94,8 @@ def wait_until_ready(
 class _Watch:
     """One readiness wait: what every service's polling thread shares."""
 
-    engine: Engine
+    compose: ComposeProject
+    started: float
     deadline: float
     base_url_for: Callable[[str, int], str]
     poll_interval: float
@@ -115,14 +118,14 @@ class _Watch:
                 self.listener(service, "failed", failure.reason)
             raise
         if not self.stop.is_set():
-            self.listener(service, "ready")
+            self.listener(service, "ready", f"{ready_at - self.started:.1f} s")
         return ready_at
 
     def poll(self, service: str, probe: Probe) -> float:
         last: ProbeResult | None = None
         status = self.known.pop(service, None)
         while not self.stop.is_set():
-            status = status or self.engine.status(service)
+            status = status or self.compose.status(service)
             if status is not None:
                 if status.state in ("exited", "dead"):
                     if probe.accepts_completion and status.exit_code == 0:
@@ -131,7 +134,7 @@ class _Watch:
                         service, f"its container exited with code {status.exit_code}", probe, last
                     )
                 if status.state == "running" or probe.accepts_completion:
-                    last = probe.check(_Target(self.engine, service, status, self.base_url_for))
+                    last = probe.check(_Target(self.compose, service, status, self.base_url_for))
                     if last.ok:
                         return time.monotonic()
             if time.monotonic() >= self.deadline:
@@ -142,7 +145,7 @@ class _Watch:
 
 
 def _start_error(
-    engine: Engine, failure: _NotReady, log_lines: int, pending: Sequence[str] = ()
+    compose: ComposeProject, failure: _NotReady, log_lines: int, pending: Sequence[str] = ()
 ) -> StackStartError:
     others = f"still waiting on: {', '.join(sorted(pending))}" if pending else ""
     return StackStartError(
@@ -150,7 +153,7 @@ def _start_error(
         failure.reason,
         probe=failure.probe.describe(),
         probe_output=failure.last.output if failure.last else "",
-        logs=engine.logs(failure.service, tail=log_lines),
+        logs=compose.logs(failure.service, tail=log_lines),
         log_lines=log_lines,
         others=others,
     )

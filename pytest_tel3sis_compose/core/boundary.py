@@ -1,6 +1,8 @@
-"""The Docker boundary: the data that crosses it and the interface the core calls.
+"""The Docker boundary: the data that crosses it and the interfaces the core calls.
 
-Kept free of python-on-whales so that the core can be tested without Docker.
+`pytest_tel3sis_compose.engine` implements them on python-on-whales and the
+docker CLI; unit tests implement them in memory. Nothing here imports Docker
+libraries, so the core can be used and tested without them.
 """
 
 from __future__ import annotations
@@ -36,21 +38,13 @@ class CommandResult:
     output: str
 
 
-class Engine(Protocol):
-    """The operations the core needs from Docker and Compose for one project.
+class ComposeProject(Protocol):
+    """The operations the core needs on one compose project."""
 
-    `pytest_tel3sis_compose.engine.WhalesEngine` implements it on
-    python-on-whales; unit tests implement it in memory.
-    """
-
-    def check(self) -> None:
-        """Raise EngineError, saying how to fix it, unless the engine and Compose v2 answer."""
+    name: str
 
     def add_compose_file(self, path: Path) -> None:
         """Apply one more compose file, after the others, to everything that follows."""
-
-    def sweep_orphans(self) -> list[str]:
-        """Remove stacks whose owner process is gone; return their project names."""
 
     def config(self) -> Mapping[str, Any]:
         """The resolved compose configuration, service-level extension fields included."""
@@ -88,3 +82,28 @@ class Engine(Protocol):
 
     def down(self, timeout: int) -> None:
         """Remove containers, networks, volumes and orphans; stop within `timeout` seconds."""
+
+
+class Engine(Protocol):
+    """A Docker engine with Compose v2: the projects on it, and what spans projects."""
+
+    def check(self) -> None:
+        """Raise EngineError, saying how to fix it, unless the engine and Compose v2 answer."""
+
+    def versions(self) -> str:
+        """A short description for the report header, such as `docker engine 26.1, Compose 2.40`."""
+
+    def host(self) -> str:
+        """The address the engine's published ports are reached at from here."""
+
+    def project(self, files: Sequence[Path], name: str) -> ComposeProject:
+        """One compose project of these files, under this name."""
+
+    def prefetch(self, files: Sequence[Path], name: str) -> None:
+        """Begin work `project(files, name)` will need, in the background; never raise."""
+
+    def labelled(self, label: str) -> list[tuple[str, str]]:
+        """(project, value of `label`) of every container, network and volume carrying both."""
+
+    def remove_project(self, project: str) -> None:
+        """Remove every container, network and volume Compose labelled with `project`."""

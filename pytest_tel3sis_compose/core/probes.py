@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pytest_tel3sis_compose.engine_types import CommandResult, ContainerStatus
+from pytest_tel3sis_compose.core.boundary import CommandResult, ContainerStatus
 from pytest_tel3sis_compose.errors import ConfigError
 
 JsonPredicate = Callable[[Any], bool]

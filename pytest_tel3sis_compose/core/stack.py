@@ -1,0 +1,301 @@
+"""The life of one compose stack: plan, build, start, wait until ready, describe, take down."""
+
+from __future__ import annotations
+
+import enum
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from pytest_tel3sis_compose.core import teardown
+from pytest_tel3sis_compose.core.boundary import ContainerStatus, Engine
+from pytest_tel3sis_compose.core.compose_up import BoundedUp
+from pytest_tel3sis_compose.core.container_coverage import ContainerCoverage
+from pytest_tel3sis_compose.core.diagnosis import diagnose
+from pytest_tel3sis_compose.core.endpoints import Endpoints
+from pytest_tel3sis_compose.core.handoff import StackRecord
+from pytest_tel3sis_compose.core.listener import StackListener, ignore
+from pytest_tel3sis_compose.core.model import ProjectSpec
+from pytest_tel3sis_compose.core.override import OVERRIDE_NAME, build_override, write_override
+from pytest_tel3sis_compose.core.ownership import Janitor, Owner, make_workdir, stack_labels
+from pytest_tel3sis_compose.core.planning import plan_probes, waited_healthchecks
+from pytest_tel3sis_compose.core.probes import Probe
+from pytest_tel3sis_compose.core.readiness import wait_until_ready
+from pytest_tel3sis_compose.core.reuse import KeptStack, ReuseVerdict, look_at_kept, verdict
+from pytest_tel3sis_compose.core.settings import StackSettings
+from pytest_tel3sis_compose.core.signals import interrupts_ignored
+from pytest_tel3sis_compose.errors import ComposeError, StackStartError
+
+
+class Phase(enum.Enum):
+    NEW = "new"
+    """Nothing created yet."""
+    STARTING = "starting"
+    """`up` ran or runs: containers, networks and volumes may exist."""
+    READY = "ready"
+    KEPT = "kept"
+    """Ready, and left running for the next run to reuse."""
+    HANDED_OFF = "handed off"
+    """Started here; another process takes it down."""
+    ATTACHED = "attached"
+    """Started by another process, which takes it down."""
+    DOWN = "down"
+
+
+class ComposeStack:
+    """A compose project brought up for tests, and always taken down.
+
+    >>> with ComposeStack(StackSettings(["docker-compose.yml"]), DockerEngine()) as stack:  # doctest: +SKIP
+    ...     httpx.get(stack.url("web") + "/v1/health")
+
+    Leaving the `with` block, normally or by any exception (including a
+    failed start and KeyboardInterrupt), runs `down` with volumes and orphans.
+    """
+
+    def __init__(self, settings: StackSettings, engine: Engine, listener: StackListener = ignore) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.listener = listener
+        self.compose = engine.project(settings.compose_files, settings.project_name)
+        self.phase = Phase.NEW
+        self.probes: dict[str, Probe] = {}
+        self.ready_after: dict[str, float] = {}
+        """Seconds from `up` until each service was ready."""
+        self.teardown_seconds: float | None = None
+        self.reuse: ReuseVerdict | None = None
+        self.swept: list[str] = []
+        """Projects of dead owners removed before this stack started."""
+        self.coverage = ContainerCoverage(settings.coverage) if settings.coverage else None
+        self._config: Mapping[str, Any] | None = None
+        self._project: ProjectSpec | None = None
+        self._workdir: Path | None = None
+        self._known: dict[str, ContainerStatus] = {}
+        """Statuses the reuse verdict read, for the probes' first check and for ports."""
+        self._endpoints: Endpoints | None = None
+        self._up = BoundedUp(self.compose)
+
+    @property
+    def project_name(self) -> str:
+        return self.compose.name
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        return tuple(self.project.services)
+
+    @property
+    def project(self) -> ProjectSpec:
+        if self._project is None:
+            self._project = ProjectSpec.from_config(self.config)
+        return self._project
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        if self._config is None:
+            self._config = self.compose.config()
+        return self._config
+
+    # -- bringing it up --------------------------------------------------------
+
+    def start(self) -> None:
+        """Build, start and wait until every service is ready, or raise.
+
+        On failure the stack is left as it is, for `stop()` (or the context
+        manager) to remove; the error carries what is needed to diagnose it.
+        """
+        self.engine.check()
+        self.probes = plan_probes(self.project, self.settings.probes)  # checks the files first
+        sweep = _in_background(Janitor(self.engine).sweep)  # done before `up`, which it may affect
+        self._workdir = make_workdir(Owner.of(self.settings.owner_pid))
+        kept = look_at_kept(self.compose, self.config) if self.settings.reuse else None
+        self.compose.add_compose_file(write_override(self._override_document(kept), self._workdir))
+        self.reuse = verdict(kept, self.probes) if kept else None
+        reusing = self.reuse is not None and self.reuse.outcome == "reused"
+        self._known = dict(kept.statuses) if kept and reusing else {}
+        if not reusing:
+            if self.settings.build:
+                self.listener(None, "building")
+                self.compose.build()
+            self.swept = sweep.result()
+            if self.reuse is not None and self.reuse.outcome == "recreated":
+                self.compose.down(0)
+        started = time.monotonic()
+        deadline = started + self.settings.timeout
+        self.phase = Phase.STARTING
+        if reusing:
+            self.listener(None, "reusing", self.project_name)
+        else:
+            self.listener(None, "starting")
+            self._up.run(deadline, self._diagnose)
+        self.ready_after = wait_until_ready(
+            self.compose,
+            self.probes,
+            started=started,
+            deadline=deadline,
+            base_url_for=self.endpoints.base_url,
+            poll_interval=self.settings.poll_interval,
+            log_lines=self.settings.log_lines,
+            listener=self.listener,
+            known=self._known,
+        )
+        if reusing:
+            self.swept = sweep.result()  # nothing of this project to wait for: joined last
+        self.phase = Phase.READY
+        self.listener(None, "ready", f"{time.monotonic() - started:.1f} s")
+
+    def _override_document(self, kept: KeptStack | None) -> dict[str, Any]:
+        assert self._workdir is not None, "the stack's folder is made first"
+        owner = Owner.of(self.settings.owner_pid)
+        labels = stack_labels(owner, self.settings.session_id, kept.fingerprint if kept else None)
+        extra = self.coverage.prepare(self.project, self._workdir / "coverage") if self.coverage else None
+        fast = waited_healthchecks(self.project, self.probes)
+        return build_override(self.project, labels, extra, fast, start_period_seconds=self.settings.timeout)
+
+    def _diagnose(self, reason: str) -> StackStartError:
+        return diagnose(self.compose, self.probes, reason, self.settings.log_lines)
+
+    # -- taking it down --------------------------------------------------------
+
+    def stop(self) -> None:
+        """Remove the stack's containers, networks and volumes. Safe to call twice.
+
+        A stack kept for reuse stays; one another process owns is left to it.
+        Interrupts (a second Ctrl-C, SIGTERM) do not cut it short.
+        """
+        with interrupts_ignored():
+            try:
+                if self.phase is Phase.READY and self.settings.reuse:
+                    self.phase = Phase.KEPT
+                elif self.phase in (Phase.STARTING, Phase.READY):
+                    self._take_down()
+            finally:
+                if self._workdir is not None and self.phase is not Phase.HANDED_OFF:
+                    shutil.rmtree(self._workdir, ignore_errors=True)
+                self._workdir = None
+
+    def _take_down(self) -> None:
+        # Decided before the down: an `up` still running (we were interrupted)
+        # may create containers after it, so wait for that `up` and sweep again.
+        up_was_running = self._up.running
+        try:
+            self.teardown_seconds = teardown.remove(self.record(), self.compose, self.listener)
+        finally:
+            if up_was_running:
+                self._up.wait(60)
+                self.compose.down(0)
+            self.phase = Phase.DOWN
+
+    # -- handing it to other processes (pytest-xdist) ----------------------------
+
+    def record(self) -> StackRecord:
+        """What another process needs to use this started stack, or to take it down."""
+        settings = self.settings
+        return StackRecord(
+            project_name=settings.project_name,
+            compose_files=(*map(str, settings.compose_files), *self._override_files()),
+            config=self.config if self._config is not None else {},
+            host=settings.host,
+            down_timeout=settings.down_timeout,
+            keep=settings.reuse,
+            workdir=str(self._workdir) if self._workdir else None,
+            log_dir=str(settings.log_dir) if settings.log_dir else None,
+            coverage=settings.coverage,
+            coverage_folder=str(self.coverage.folder) if self.coverage and self.coverage.folder else None,
+            ready_after=dict(self.ready_after),
+        )
+
+    def _override_files(self) -> list[str]:
+        override = self._workdir / OVERRIDE_NAME if self._workdir else None
+        return [str(override)] if override and override.exists() else []
+
+    def hand_off(self) -> StackRecord:
+        """The record, for whoever takes the stack down instead: `stop()` here then does nothing."""
+        record = self.record()
+        self.phase = Phase.HANDED_OFF
+        return record
+
+    @classmethod
+    def attach(
+        cls, settings: StackSettings, record: StackRecord, engine: Engine, listener: StackListener = ignore
+    ) -> ComposeStack:
+        """Use a stack another process started and will take down.
+
+        `settings` are this process's own (its probes, for URLs and reports);
+        what the stack is made of comes from the record, unchecked again.
+        """
+        stack = cls(settings, engine, listener)
+        stack.compose = engine.project([Path(path) for path in record.compose_files], record.project_name)
+        stack._config = record.config
+        stack.probes = plan_probes(stack.project, settings.probes)
+        stack.ready_after = dict(record.ready_after)
+        stack.phase = Phase.ATTACHED
+        return stack
+
+    def __enter__(self) -> ComposeStack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- describing it -----------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self.phase in (Phase.READY, Phase.ATTACHED, Phase.HANDED_OFF)
+
+    @property
+    def endpoints(self) -> Endpoints:
+        if self._endpoints is None:
+            self._endpoints = Endpoints(
+                self.project, self.probes, self.compose, self.settings.host, self._known.get
+            )
+        return self._endpoints
+
+    def url(self, service: str, port: int | None = None) -> str:
+        """`http://host:port` of a ready service's published port.
+
+        `port` is the container port; it may be left out when the service
+        publishes exactly one port or has an HTTP probe.
+        """
+        return self._ready_endpoints.url(service, port)
+
+    def endpoint(self, service: str, port: int | None = None) -> tuple[str, int]:
+        """(host, port) of a ready service's published port, for non-HTTP clients."""
+        return self._ready_endpoints.endpoint(service, port)
+
+    @property
+    def _ready_endpoints(self) -> Endpoints:
+        if not self.ready:
+            raise ComposeError(
+                f"the stack is not ready (it is {self.phase.value}): use it inside `with ComposeStack(...)`"
+            )
+        return self.endpoints
+
+    def logs(
+        self,
+        service: str,
+        tail: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> str:
+        """A service's log: all of it, its last `tail` lines, or what it wrote in [since, until)."""
+        self.project.service(service)
+        return self.compose.logs(service, tail=tail, since=since, until=until)
+
+
+def _in_background(work: Callable[[], list[str]]) -> Future[list[str]]:
+    pool = ThreadPoolExecutor(1, thread_name_prefix="janitor")
+    future: Future[list[str]] = pool.submit(work)
+    pool.shutdown(wait=False)
+    return future

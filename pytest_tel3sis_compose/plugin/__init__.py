@@ -1,0 +1,1 @@
+"""The pytest layer: options, fixtures, hooks and reports, wired onto the core."""

@@ -1,0 +1,144 @@
+"""`compose_fixture`: the one way a compose stack becomes a pytest fixture."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from os import PathLike
+from pathlib import Path
+from typing import Any, get_args
+
+import pytest
+
+from pytest_tel3sis_compose.core.handoff import StackRecord
+from pytest_tel3sis_compose.core.probes import probe_from_spec
+from pytest_tel3sis_compose.core.settings import StackSettings
+from pytest_tel3sis_compose.core.sharing import start_or_attach
+from pytest_tel3sis_compose.core.signals import sigterm_raises_interrupt
+from pytest_tel3sis_compose.core.stack import ComposeStack
+from pytest_tel3sis_compose.errors import ComposeError
+from pytest_tel3sis_compose.plugin.progress import Progress
+from pytest_tel3sis_compose.plugin.stack_settings import DECLARABLE, Scope, StackDeclaration, settings_for
+from pytest_tel3sis_compose.plugin.state import StackInUse, state_of
+from pytest_tel3sis_compose.plugin.xdist import shared_folder
+
+#: Every stack fixture made here, by id: how the plugin tells stack fixtures from others.
+_DECLARED: dict[int, tuple[object, StackDeclaration]] = {}
+
+
+def declaration_of(value: object) -> StackDeclaration | None:
+    """The declaration of a stack fixture made by this module; None for anything else."""
+    found = _DECLARED.get(id(value))
+    return found[1] if found is not None and found[0] is value else None
+
+
+_DOC = """A compose stack ({files}), {scope}-scoped: `.url("web")` is a health-checked `http://host:port`.
+
+Built, started and proven ready before the first test that asks for it;
+taken down (volumes and orphans too) at the end of its scope, or at once
+if it fails to start.
+"""
+
+
+def compose_fixture(*files: str | PathLike[str], scope: Scope = "session", **settings: Any) -> Any:
+    """Declare a compose stack as a fixture named after the variable it is assigned to.
+
+    In a conftest.py (or a test module)::
+
+        payments = compose_fixture("payments/compose.yml", scope="module", timeout=60)
+
+    Relative paths start at the declaring file's folder; with no files, the
+    stack is made of the compose files the options configure (as
+    `compose_stack`). Keyword settings (`project_name`, `timeout`, `build`,
+    `probes`, `down_timeout`, `log_lines`, `reuse`, `log_dir`) override the
+    session's options for this stack only. Each stack gets its own project,
+    probes, teardown and report. Session-scoped stacks are shared by
+    pytest-xdist workers and kept by `--compose-reuse`; narrower scopes start
+    one stack per worker and scope.
+    """
+    unknown = sorted(set(settings) - DECLARABLE)
+    if unknown:
+        raise TypeError(
+            f"compose_fixture() does not take {', '.join(unknown)}; it takes {', '.join(sorted(DECLARABLE))}"
+        )
+    if scope not in get_args(Scope):
+        raise ValueError(f"compose_fixture(scope={scope!r}): use one of {', '.join(get_args(Scope))}")
+    caller = Path(sys._getframe(1).f_code.co_filename)
+    where = f"compose_fixture(...) in {caller.name}"
+    if "probes" in settings:
+        settings["probes"] = {
+            service: probe_from_spec(spec, where=f"{where} (probes for {service!r})")
+            for service, spec in dict(settings["probes"]).items()
+        }
+    declared = tuple(Path(path) if Path(path).is_absolute() else caller.parent / path for path in files)
+    declaration = StackDeclaration(declared or None, scope, settings, where)
+    listed = ", ".join(map(str, files)) or "the configured compose files"
+    return stack_fixture(declaration, _DOC.format(files=listed, scope=scope))
+
+
+def stack_fixture(declaration: StackDeclaration, doc: str) -> Any:
+    """A pytest fixture providing the declared stack."""
+
+    def provide_stack(request: pytest.FixtureRequest) -> Iterator[ComposeStack]:
+        yield from provide(request, declaration)
+
+    provide_stack.__doc__ = doc
+    fixture = pytest.fixture(scope=declaration.scope)(provide_stack)
+    _DECLARED[id(fixture)] = (fixture, declaration)
+    return fixture
+
+
+def provide(request: pytest.FixtureRequest, declaration: StackDeclaration) -> Iterator[ComposeStack]:
+    """Bring the stack up for the fixture's scope; take it down after, whatever happened."""
+    config = request.config
+    state = state_of(config)
+    fixture = request.fixturename or ""
+    try:
+        settings = _settings(request, declaration, fixture)
+    except ComposeError as exc:
+        failure: str | None = f"{type(exc).__name__}: {exc}"
+    else:
+        failure = None
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)  # outside the except: the message is all there is to say
+    own = ComposeStack(settings, state.engine, Progress(config, settings.project_name))
+    folder = shared_folder(config, fixture) if declaration.scope == "session" else None
+
+    def attach(record: StackRecord) -> ComposeStack:
+        return ComposeStack.attach(settings, record, state.engine)
+
+    with sigterm_raises_interrupt():
+        try:
+            stack, failure = _bring_up(own, folder, attach)
+            state.stacks.append(StackInUse(fixture, stack, declaration.declared_in))
+            if failure:
+                pytest.fail(failure, pytrace=False)
+            yield stack
+        finally:
+            own.stop()  # does nothing where another process owns the teardown
+
+
+def _settings(request: pytest.FixtureRequest, declaration: StackDeclaration, fixture: str) -> StackSettings:
+    if declaration.configured and declaration.scope == "session" and fixture == "compose_stack":
+        settings: StackSettings = request.getfixturevalue("compose_settings")
+        return settings
+    probes = request.getfixturevalue("compose_probes") if declaration.configured else None
+    return settings_for(request, declaration, fixture, probes)
+
+
+def _bring_up(
+    own: ComposeStack, folder: Path | None, attach: Callable[[StackRecord], ComposeStack]
+) -> tuple[ComposeStack, str | None]:
+    """Start the stack, or in an xdist worker start or attach to the run's.
+
+    A known failure comes back as its diagnosis rather than raised: the
+    message is the whole diagnosis, and the plugin's own frames and the
+    exception chain would only bury it.
+    """
+    try:
+        if folder is None:
+            own.start()
+            return own, None
+        return start_or_attach(folder, own, attach), None
+    except ComposeError as exc:
+        return own, f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,118 @@
+"""The pytest plugin's entry point: options, hooks, and the fixtures (from fixtures.py).
+
+Everything that does work lives in the core; this wires it to pytest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+
+from pytest_tel3sis_compose.core.ownership import Janitor
+from pytest_tel3sis_compose.errors import ComposeError
+from pytest_tel3sis_compose.plugin.fixtures import compose_probes, compose_settings, compose_stack
+from pytest_tel3sis_compose.plugin.options import add_options
+from pytest_tel3sis_compose.plugin.reporting import (
+    TEST_STARTED,
+    attach_logs,
+    declared_stacks,
+    header_lines,
+    reuse_line,
+    summary_lines,
+    uses_a_stack,
+)
+from pytest_tel3sis_compose.plugin.stack_settings import reuse_project_name, slug
+from pytest_tel3sis_compose.plugin.state import STATE, SessionState, state_of
+from pytest_tel3sis_compose.plugin.xdist import XdistController, worker_input
+
+__all__ = ["compose_probes", "compose_settings", "compose_stack"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    state = _state(config)
+    if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
+        config.pluginmanager.register(XdistController(lambda: state.engine), "tel3sis-compose-xdist")
+
+
+def _state(config: pytest.Config) -> SessionState:
+    try:
+        return state_of(config)
+    except ComposeError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    if not config.getoption("compose_prune"):
+        return None
+    state = _state(config)
+    kept = {reuse_project_name(state.options.compose_files)}
+    kept |= {
+        reuse_project_name(declaration.files, f"-{slug(name)}")
+        for name, declaration in declared_stacks(config)
+        if declaration.files is not None
+    }
+    try:
+        removed = Janitor(state.engine).prune(kept)
+    except ComposeError as exc:
+        raise pytest.UsageError(f"--compose-prune: {exc}") from None
+    print("removed compose stacks: " + ", ".join(removed) if removed else "no compose stack to remove")
+    return 0
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    if config.get_verbosity() < 0 or worker_input(config) is not None:
+        return None
+    return header_lines(config)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    state = state_of(session.config)
+    # Only where a quick loop was asked for: for a session that never starts the
+    # stack, the speculative work would cost a fifth of a second of CPU.
+    if not state.options.compose_reuse:
+        return
+    # The controller of an xdist run starts no stack itself; its workers prefetch for themselves.
+    if not hasattr(session.config, "workerinput") and session.config.getoption("numprocesses", None):
+        return
+    files = state.options.compose_files
+    state.engine.prefetch(files, state.options.compose_project_name or reuse_project_name(files))
+
+
+def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> list[str] | None:
+    # Docker is asked only when a selected test needs a stack.
+    if config.get_verbosity() < 0 or worker_input(config) is not None or not uses_a_stack(items):
+        return None
+    return [f"compose: {state_of(config).engine.versions()}"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[TEST_STARTED] = datetime.now(timezone.utc)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    attach_logs(item, report)
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    if STATE not in config.stash:
+        return
+    for used in state_of(config).stacks:
+        lines = summary_lines(used) if config.get_verbosity() >= 0 else []
+        if lines:
+            terminalreporter.write_sep("-", lines[0])
+            for line in lines[1:]:
+                terminalreporter.write_line(line)
+        reused = reuse_line(used.stack)
+        if reused:
+            terminalreporter.write_line(reused)

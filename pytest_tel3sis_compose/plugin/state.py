@@ -1,0 +1,57 @@
+"""What the plugin keeps for one pytest session: its options, its engine, and its stacks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from pytest_tel3sis_compose.core.boundary import Engine
+from pytest_tel3sis_compose.core.settings import unique_project_name
+from pytest_tel3sis_compose.core.stack import ComposeStack
+from pytest_tel3sis_compose.engine import DockerEngine
+from pytest_tel3sis_compose.plugin.options import SessionOptions, read_options
+
+#: Makes the session's engine; the plugin's own unit tests put a fake here.
+make_engine: Callable[[], Engine] = DockerEngine
+
+
+@dataclass
+class StackInUse:
+    """A stack a fixture provides: under its fixture's name, with where it was declared."""
+
+    fixture: str
+    stack: ComposeStack
+    declared_in: str
+
+
+@dataclass
+class SessionState:
+    options: SessionOptions
+    project_name: str = field(default_factory=unique_project_name)
+    """The session's own project name, for the stack the options configure."""
+    stacks: list[StackInUse] = field(default_factory=list)
+    """Every stack a fixture provided this session, in order, the ones taken down included."""
+    _engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        """Made on first use: a session that uses no stack never asks for it."""
+        if self._engine is None:
+            self._engine = make_engine()
+        return self._engine
+
+    def in_use(self, fixture: str) -> StackInUse | None:
+        """The latest stack the fixture provided."""
+        return next((used for used in reversed(self.stacks) if used.fixture == fixture), None)
+
+
+STATE = pytest.StashKey[SessionState]()
+
+
+def state_of(config: pytest.Config) -> SessionState:
+    """The session's state, made on first use; ConfigError for a bad option or ini value."""
+    if STATE not in config.stash:
+        config.stash[STATE] = SessionState(read_options(config))
+    return config.stash[STATE]

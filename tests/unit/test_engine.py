@@ -1,0 +1,139 @@
+"""The Docker boundary's own CLI calls: the janitor's listings and removals, with `docker` faked."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from pytest_tel3sis_compose import engine
+from pytest_tel3sis_compose.core.ownership import LABEL_KEEP, LABEL_OWNER, PROJECT_LABEL
+from pytest_tel3sis_compose.engine import DockerEngine
+from pytest_tel3sis_compose.errors import EngineError
+
+_REAL_CLI = engine._cli
+
+
+class FakeDocker:
+    """Stands in for subprocess.run of `docker ...`: scripted outputs, every command recorded."""
+
+    def __init__(self) -> None:
+        self.commands: list[list[str]] = []
+        self.outputs: dict[tuple[str, ...], tuple[int, str, str]] = {}
+
+    def script(self, *prefix: str, stdout: str = "", code: int = 0, stderr: str = "") -> None:
+        """Commands whose arguments (after `docker`) start with `prefix` give this result."""
+        self.outputs[prefix] = (code, stdout, stderr)
+
+    def __call__(self, argv: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        command = [str(arg) for arg in argv]
+        self.commands.append(command)
+        for prefix, (code, stdout, stderr) in self.outputs.items():
+            if tuple(command[1 : 1 + len(prefix)]) == prefix:
+                return subprocess.CompletedProcess(command, code, stdout, stderr)
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+
+@pytest.fixture
+def docker(monkeypatch: pytest.MonkeyPatch) -> FakeDocker:
+    fake = FakeDocker()
+    monkeypatch.setattr(engine, "_cli", _REAL_CLI)  # the unit tests' guard refuses it elsewhere
+    monkeypatch.setattr(engine.subprocess, "run", fake)
+    return fake
+
+
+def listing(*rows: tuple[str, str]) -> str:
+    return "".join(f"{project}\t{value}\n" for project, value in rows)
+
+
+def format_for(label: str) -> str:
+    return f'{{{{.Label "{PROJECT_LABEL}"}}}}\t{{{{.Label "{label}"}}}}'
+
+
+def test_labelled_lists_containers_networks_and_volumes_by_label(docker: FakeDocker) -> None:
+    docker.script("ps", stdout=listing(("a", "owner-a")))
+    docker.script("network", stdout=listing(("b", "owner-b")))
+    docker.script("volume", stdout=listing(("a", "owner-a2")))
+
+    found = DockerEngine().labelled(LABEL_OWNER)
+
+    assert found == [("a", "owner-a"), ("b", "owner-b"), ("a", "owner-a2")]
+    filters = ["--filter", f"label={LABEL_OWNER}", "--filter", f"label={PROJECT_LABEL}"]
+    fmt = ["--format", format_for(LABEL_OWNER)]
+    assert docker.commands == [
+        ["docker", "ps", "--all", *filters, *fmt],
+        ["docker", "network", "ls", *filters, *fmt],
+        ["docker", "volume", "ls", *filters, *fmt],
+    ]
+    assert (
+        format_for(LABEL_KEEP)
+        == '{{.Label "com.docker.compose.project"}}\t{{.Label "io.tel3sis.compose.keep"}}'
+    )
+
+
+def test_listing_lines_lacking_a_project_or_a_value_are_skipped(docker: FakeDocker) -> None:
+    docker.script("ps", stdout="\towner\nno-owner\t\nno-tab-at-all\n\nreal\towner\nreal\t\n")
+
+    assert DockerEngine().labelled(LABEL_OWNER) == [("real", "owner")]
+
+
+def test_remove_project_removes_its_containers_networks_and_volumes(docker: FakeDocker) -> None:
+    docker.script("ps", stdout="c1\nc2\n")
+    docker.script("network", "ls", stdout="n1\n")
+    docker.script("volume", "ls", stdout="v1\nv2\n")
+
+    DockerEngine().remove_project("proj")
+
+    by_project = ["--filter", f"label={PROJECT_LABEL}=proj"]
+    assert docker.commands == [
+        ["docker", "ps", "--all", "--quiet", *by_project],
+        ["docker", "rm", "--force", "--volumes", "c1", "c2"],
+        ["docker", "network", "ls", "--quiet", *by_project],
+        ["docker", "network", "rm", "n1"],
+        ["docker", "volume", "ls", "--quiet", *by_project],
+        ["docker", "volume", "rm", "--force", "v1", "v2"],
+    ]
+
+
+def test_remove_project_issues_no_removal_where_nothing_is_listed(docker: FakeDocker) -> None:
+    docker.script("network", "ls", stdout="n1\n")
+
+    DockerEngine().remove_project("proj")
+
+    assert [command[1:3] for command in docker.commands] == [
+        ["ps", "--all"],
+        ["network", "ls"],
+        ["network", "rm"],
+        ["volume", "ls"],
+    ]
+
+
+def test_remove_project_tolerates_what_is_gone_meanwhile(docker: FakeDocker) -> None:
+    docker.script("ps", stdout="c1\n")
+    docker.script("rm", code=1, stderr="Error: No such container: c1")
+    docker.script("network", "ls", stdout="n1\n")
+    docker.script("network", "rm", code=1, stderr="Error: No such network: n1")
+    docker.script("volume", "ls", stdout="v1\n")
+
+    DockerEngine().remove_project("proj")  # does not raise, and goes on to the next kind
+
+    assert docker.commands[-1] == ["docker", "volume", "rm", "--force", "v1"]
+
+
+def test_remove_project_raises_other_errors_with_stderr_and_the_fix(docker: FakeDocker) -> None:
+    docker.script("ps", stdout="c1\n")
+    docker.script("rm", code=1, stderr="Error response from daemon: permission denied")
+
+    with pytest.raises(EngineError, match=r"`docker rm --force --volumes c1` failed: .*permission denied"):
+        DockerEngine().remove_project("proj")
+
+    assert [command[1] for command in docker.commands] == ["ps", "rm"]  # stopped there
+
+
+def test_a_listing_error_is_raised_even_when_it_says_no_such(docker: FakeDocker) -> None:
+    docker.script("ps", code=1, stderr="Error: No such object")
+
+    with pytest.raises(EngineError, match="No such object"):
+        DockerEngine().labelled(LABEL_OWNER)

@@ -1,0 +1,63 @@
+"""The hand-off record: all another process needs, to and from JSON, nothing checked again."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pytest_tel3sis_compose.core.container_coverage import CoverageSettings
+from pytest_tel3sis_compose.core.handoff import StackRecord
+from pytest_tel3sis_compose.core.settings import StackSettings
+from pytest_tel3sis_compose.core.stack import ComposeStack, Phase
+from tests.unit.fakes import FakeEngine, compose, service
+
+
+def test_a_record_survives_json_whole(tmp_path: Path) -> None:
+    record = StackRecord(
+        project_name="pytest-1-abcdef",
+        compose_files=("/gone/docker-compose.yml", "/gone/override.yml"),  # nothing is checked again
+        config={"services": {"web": {"image": "x", "x-tel3sis-probe": {"http": {"port": 3000}}}}},
+        host="192.0.2.7",
+        down_timeout=3,
+        keep=True,
+        workdir="/tmp/stack",
+        log_dir="/tmp/logs",
+        coverage=CoverageSettings(tmp_path / ".coverage", ("web",), ("/app", "/lib"), 12),
+        coverage_folder="/tmp/stack/coverage",
+        ready_after={"web": 1.5},
+    )
+
+    again = StackRecord.from_json(record.to_json())
+
+    assert again == record
+    assert isinstance(again.coverage, CoverageSettings)
+    assert again.coverage.data_file == tmp_path / ".coverage"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        again.keep = False  # type: ignore[misc]
+
+
+def test_a_started_stack_hands_off_everything_and_an_attached_one_describes_it(
+    make_settings: Callable[..., StackSettings],
+) -> None:
+    engine = FakeEngine(compose(web=service(ports=[3000]), cache=service()))
+    starter = ComposeStack(make_settings(project_name="shared", down_timeout=4), engine)
+    starter.start()
+
+    record = StackRecord.from_json(starter.hand_off().to_json())
+    attached = ComposeStack.attach(make_settings(project_name="ignored"), record, engine)
+
+    assert starter.phase is Phase.HANDED_OFF
+    assert record.project_name == "shared"
+    assert record.down_timeout == 4
+    assert record.compose_files[-1].endswith("compose.tel3sis.yml")  # the plugin's override too
+    assert attached.phase is Phase.ATTACHED
+    assert attached.project_name == "shared"
+    assert attached.ready_after == starter.ready_after
+    assert attached.url("web") == "http://127.0.0.1:35768"
+    starter.stop()
+    attached.stop()
+    assert "down" not in engine.names()  # neither owns the teardown: the record's holder does
+    assert Path(record.compose_files[-1]).exists()  # the handed-off folder stays for the holder

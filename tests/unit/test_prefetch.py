@@ -1,0 +1,82 @@
+"""The engine's prefetch of `docker compose config`: used only for the same, unchanged files."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from pytest_tel3sis_compose.engine import DockerEngine
+
+CONFIG = "name: p\nservices:\n  web:\n    image: x\n"
+
+
+@pytest.fixture
+def compose_file(tmp_path: Path) -> Path:
+    path = tmp_path / "docker-compose.yml"
+    path.write_text("services: {web: {image: x}}\n")
+    return path
+
+
+def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> Path:
+    """A `docker` command on PATH running `script`; it logs its arguments to the returned file."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    log = tmp_path / "docker.log"
+    docker = folder / "docker"
+    docker.write_text(f'#!/bin/sh\necho "$@" >> {log}\n{script}\n')
+    docker.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    return log
+
+
+def test_the_prefetched_config_is_taken_once_for_the_same_files_and_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compose_file: Path
+) -> None:
+    log = fake_docker(tmp_path, monkeypatch, f"printf '{CONFIG}'")
+    engine = DockerEngine()
+
+    engine.prefetch([compose_file], "p")
+
+    assert engine.take_prefetched([compose_file], "other") is None  # another project: not this one
+    assert engine.take_prefetched([compose_file], "p") == {"name": "p", "services": {"web": {"image": "x"}}}
+    assert engine.take_prefetched([compose_file], "p") is None  # taken
+    assert log.read_text() == f"compose --file={compose_file} --project-name=p config\n"
+
+
+def test_a_file_changed_since_is_not_served_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compose_file: Path
+) -> None:
+    fake_docker(tmp_path, monkeypatch, f"printf '{CONFIG}'")
+    engine = DockerEngine()
+    engine.prefetch([compose_file], "p")
+    time.sleep(0.01)
+    compose_file.write_text("services: {web: {image: y}}\n")
+
+    assert engine.take_prefetched([compose_file], "p") is None
+
+
+@pytest.mark.parametrize("script", ["echo 'invalid compose file' >&2; exit 1", "echo '- a list'"])
+def test_a_failed_or_odd_prefetch_gives_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compose_file: Path, script: str
+) -> None:
+    fake_docker(tmp_path, monkeypatch, script)
+    engine = DockerEngine()
+    engine.prefetch([compose_file], "p")
+
+    assert engine.take_prefetched([compose_file], "p") is None  # the stack asks again, and reports it
+
+
+def test_a_missing_file_is_left_for_the_stack_to_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = fake_docker(tmp_path, monkeypatch, f"printf '{CONFIG}'")
+    engine = DockerEngine()
+    missing = tmp_path / "missing.yml"
+
+    engine.prefetch([missing], "p")
+
+    assert engine.take_prefetched([missing], "p") is None
+    assert not log.exists()  # docker was never run
