@@ -46,7 +46,9 @@ TARGETS = {
 IMPORT_SNIPPETS = {
     "pytest_tel3sis_compose": "import pytest_tel3sis_compose",
     "pytest_tel3sis_compose.plugin.hooks": "import pytest_tel3sis_compose.plugin.hooks",
-    "pytest_tel3sis_compose.plugin.hooks (pytest already imported)": "import pytest_tel3sis_compose.plugin.hooks",
+    "pytest_tel3sis_compose.plugin.hooks (pytest already imported)": (
+        "import pytest_tel3sis_compose.plugin.hooks"
+    ),
 }
 _TIMER = "import time; t = time.perf_counter(); {stmt}; print(time.perf_counter() - t)"
 

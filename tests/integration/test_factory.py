@@ -85,7 +85,8 @@ def test_a_session_and_a_module_scoped_stack_live_side_by_side_for_their_scopes(
     result.assert_outcomes(passed=3)
     both, again, second = (read(records, name) for name in ("first-both", "first-again", "second"))
     shared, per_module = both["shared"], both["per_module"]
-    assert isinstance(shared, dict) and isinstance(per_module, dict)
+    assert isinstance(shared, dict)
+    assert isinstance(per_module, dict)
     assert shared["project"] != per_module["project"]
     assert shared["url"] != per_module["url"]
     assert again["per_module"] == per_module  # the same stack for the whole module
