@@ -7,10 +7,12 @@ a session that never starts a stack never pays for it.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from pytest_tel3sis_compose.core.boundary import CommandResult, ContainerStatus
+from pytest_tel3sis_compose.core.boundary import CommandResult, ContainerEvent, ContainerStatus
 from pytest_tel3sis_compose.core.docker_host import LOCAL, context_name, host_of, is_loopback
 from pytest_tel3sis_compose.core.ownership import PROJECT_LABEL
 from pytest_tel3sis_compose.errors import ConfigError, EngineError
@@ -34,6 +36,11 @@ _INSTALL_COMPOSE = (
     "package; or `bash scripts/bootstrap-docker.sh` from this project); the old Python "
     "`docker-compose` v1 is not supported"
 )
+
+
+#: Lines of a failed build's output that its error shows.
+BUILD_LINES = 30
+_COMPOSE_WARNING = re.compile(r'^time="[^"]*" level=warning msg=')
 
 
 def _whales() -> ModuleType:
@@ -238,10 +245,17 @@ class WhalesProject:
         return loaded
 
     def build(self) -> None:
+        # Streamed and kept, not printed: a test's report is no place for a build log,
+        # but a failed build's last lines say why it failed.
+        output: list[str] = []
         try:
-            self.docker.compose.build()
+            for _, line in self.docker.compose.build(stream_logs=True):
+                output.append(line.decode(errors="replace"))
         except self._whales.DockerException as exc:
-            raise EngineError(f"building the stack's images failed:\n{_stderr(exc)}") from None
+            tail = "".join(output[-BUILD_LINES:]).rstrip()
+            raise EngineError(
+                f"building the stack's images failed:\n{tail}\n{_stderr(exc)}".strip()
+            ) from None
 
     def image_id(self, reference: str) -> str | None:
         try:
@@ -316,7 +330,7 @@ class WhalesProject:
         until: datetime | None = None,
     ) -> str:
         try:
-            return str(
+            text = str(
                 self.docker.compose.logs(
                     [service],
                     tail=None if tail is None else str(tail),
@@ -327,6 +341,8 @@ class WhalesProject:
             )
         except self._whales.DockerException as exc:
             return f"(logs unavailable: {_stderr(exc)})"
+        # Compose's own warnings (an obsolete `version:` key, say) are not the service's log.
+        return "".join(line for line in text.splitlines(keepends=True) if not _COMPOSE_WARNING.match(line))
 
     def container_log(self, container_id: str) -> str:
         try:
@@ -334,14 +350,26 @@ class WhalesProject:
         except self._whales.DockerException as exc:
             return f"(log unavailable: {_stderr(exc)})"
 
+    def events(self, on_event: Callable[[ContainerEvent], None]) -> _EventStream:
+        # The CLI's stream, not python-on-whales' events(): that one cannot be stopped
+        # until an event arrives, and a stack's watch must end with its teardown.
+        command = [
+            "docker", "events", "--format", "{{json .}}",
+            "--filter", "type=container", "--filter", f"label={PROJECT_LABEL}={self.name}",
+        ]  # fmt: skip
+        return _EventStream(command, on_event)
+
     def stop(self, timeout: int) -> None:
         failure = self._compose_shielded("stop", f"--timeout={timeout}")
         if failure:
             raise EngineError(f"stopping project {self.name!r} failed:\n{failure}")
 
-    def down(self, timeout: int) -> None:
+    def down(self, timeout: int, images: bool = False) -> None:
         self._container_ids.clear()  # the next `up` makes new containers
-        failure = self._compose_shielded("down", "--volumes", "--remove-orphans", f"--timeout={timeout}")
+        rmi = ["--rmi=local"] if images else []
+        failure = self._compose_shielded(
+            "down", "--volumes", "--remove-orphans", *rmi, f"--timeout={timeout}"
+        )
         if failure:
             raise EngineError(
                 f"taking project {self.name!r} down failed:\n{failure}\n"
@@ -359,6 +387,55 @@ class WhalesProject:
             capture_output=True, text=True, start_new_session=True, check=False,
         )  # fmt: skip
         return "" if done.returncode == 0 else (done.stderr.strip() or f"exit code {done.returncode}")
+
+
+class _EventStream:
+    """`docker events` in a process of its own, each line parsed and handed on from a thread."""
+
+    def __init__(self, command: list[str], on_event: Callable[[ContainerEvent], None]) -> None:
+        self._process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True
+        )
+        self._on_event = on_event
+        self._closed = threading.Event()
+        self._reader = threading.Thread(target=self._read, name="compose-events", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            event = parse_event(line)
+            if event is not None and not self._closed.is_set():
+                self._on_event(event)
+
+    def close(self) -> None:
+        self._closed.set()
+        self._process.terminate()
+        try:
+            self._process.wait(5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+        self._reader.join(5)
+
+
+def parse_event(line: str) -> ContainerEvent | None:
+    """One line of `docker events --format '{{json .}}'`; None for anything else."""
+    try:
+        raw = json.loads(line)
+        attributes = raw["Actor"]["Attributes"]
+        action, _, detail = str(raw.get("Action") or raw["status"]).partition(": ")
+        service = attributes["com.docker.compose.service"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    exit_code = attributes.get("exitCode")
+    return ContainerEvent(
+        service=service,
+        container_id=str(raw["Actor"].get("ID") or raw.get("id") or ""),
+        action=action,
+        detail=detail or str(attributes.get("health_status", "")),
+        exit_code=int(exit_code) if str(exit_code).lstrip("-").isdigit() else None,
+        at=int(raw.get("timeNano") or 0) / 1e9 or float(raw.get("time") or 0),
+    )
 
 
 def _compose_command(files: Sequence[Path], name: str) -> list[str]:

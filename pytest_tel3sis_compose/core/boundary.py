@@ -7,7 +7,7 @@ libraries, so the core can be used and tested without them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +36,27 @@ class ContainerStatus:
 class CommandResult:
     exit_code: int
     output: str
+
+
+@dataclass(frozen=True)
+class ContainerEvent:
+    """One thing that happened to a container of the project, as the engine reports it."""
+
+    service: str
+    container_id: str
+    action: str
+    """create, start, die, kill, oom, restart, health_status, destroy, ..."""
+    detail: str = ""
+    """For health_status: the new status (healthy, unhealthy, starting)."""
+    exit_code: int | None = None
+    """For die: the container's exit code."""
+    at: float = 0.0
+    """When the engine says it happened, in seconds since the epoch."""
+
+
+class EventStream(Protocol):
+    def close(self) -> None:
+        """Stop listening; no event is reported after this returns."""
 
 
 class ComposeProject(Protocol):
@@ -77,11 +98,19 @@ class ComposeProject(Protocol):
     def container_log(self, container_id: str) -> str:
         """One container's whole log (quicker than `logs`, which goes through Compose)."""
 
+    def events(self, on_event: Callable[[ContainerEvent], None]) -> EventStream:
+        """Report every event of the project's containers from now on, from another thread."""
+
     def stop(self, timeout: int) -> None:
         """Stop every container, giving each `timeout` seconds to exit on its own."""
 
-    def down(self, timeout: int) -> None:
-        """Remove containers, networks, volumes and orphans; stop within `timeout` seconds."""
+    def down(self, timeout: int, images: bool = False) -> None:
+        """Remove containers, networks, volumes and orphans; stop within `timeout` seconds.
+
+        With `images`, also the images Compose built and named after the project
+        (`--rmi local`: those without an `image:` of their own), which a project
+        name unique to each session would otherwise pile up.
+        """
 
 
 class Engine(Protocol):

@@ -19,11 +19,7 @@ def diagnose(
     then one that exited; then one not healthy (yet); else the first.
     """
     statuses = {name: compose.status(name) for name in probes}
-    named = [
-        name
-        for name in statuses
-        if re.search(rf"\b{re.escape(compose.name)}[-_]{re.escape(name)}[-_]\d+\b", reason)
-    ]
+    named = [name for name in statuses if _named_in(reason, compose.name, name)]
     exited = [
         name
         for name, status in statuses.items()
@@ -53,6 +49,13 @@ def diagnose(
         logs=compose.logs(culprit, tail=log_lines),
         log_lines=log_lines,
     )
+
+
+def _named_in(reason: str, project: str, service: str) -> bool:
+    """Whether Compose's error names the service: by its container, or as `service "x"`."""
+    container = rf"\b{re.escape(project)}[-_]{re.escape(service)}[-_]\d+\b"
+    quoted = rf'service "{re.escape(service)}"'
+    return re.search(f"{container}|{quoted}", reason) is not None
 
 
 def compose_reason(exc: BaseException) -> str:

@@ -9,7 +9,7 @@ from pytest_tel3sis_compose.core.boundary import ComposeProject, ContainerStatus
 from pytest_tel3sis_compose.core.docker_host import is_loopback
 from pytest_tel3sis_compose.core.model import ProjectSpec
 from pytest_tel3sis_compose.core.planning import describe_ports
-from pytest_tel3sis_compose.core.probes import HttpProbe, Probe
+from pytest_tel3sis_compose.core.probes import Probe, http_probe_of
 from pytest_tel3sis_compose.errors import ConfigError, EngineError
 
 
@@ -40,16 +40,16 @@ class Endpoints:
         return self.address(service, self.pick_port(service, port))
 
     def url(self, service: str, port: int | None = None) -> str:
-        return _url(*self.endpoint(service, port))
+        return url_of(*self.endpoint(service, port))
 
     def base_url(self, service: str, port: int) -> str:
         """For probes: the URL of a container port, without choosing among ports."""
-        return _url(*self.address(service, port))
+        return url_of(*self.address(service, port))
 
     def known_url(self, service: str) -> str | None:
         """A URL of the service already resolved (by a probe or a test), if any."""
         found = next((address for (name, _), address in self._resolved.items() if name == service), None)
-        return _url(*found) if found else None
+        return url_of(*found) if found else None
 
     def pick_port(self, service: str, port: int | None) -> int:
         spec = self.project.service(service)
@@ -62,8 +62,9 @@ class Endpoints:
                 )
             return port
         probe = self.probes.get(service)
-        if isinstance(probe, HttpProbe) and probe.port in spec.published_ports:
-            return probe.port
+        http = http_probe_of(probe)
+        if http is not None and http.port in spec.published_ports:
+            return http.port
         if len(spec.published_ports) == 1:
             return spec.published_ports[0]
         raise ConfigError(
@@ -106,5 +107,5 @@ def reachable_host(bound: str, docker_host: str) -> str:
     return docker_host
 
 
-def _url(host: str, port: int) -> str:
+def url_of(host: str, port: int) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{port}"

@@ -6,23 +6,29 @@ from collections.abc import Mapping
 
 from pytest_tel3sis_compose.core.model import ProjectSpec, ServiceSpec
 from pytest_tel3sis_compose.core.probes import (
+    AllOf,
     CompletedProbe,
     HealthcheckProbe,
-    HttpProbe,
+    PortProbe,
     Probe,
     RunningProbe,
+    http_probe_of,
     probe_from_spec,
 )
 from pytest_tel3sis_compose.errors import ConfigError
 
 
-def plan_probes(project: ProjectSpec, declared: Mapping[str, Probe]) -> dict[str, Probe]:
+def plan_probes(
+    project: ProjectSpec, declared: Mapping[str, Probe], require_healthy: bool = False
+) -> dict[str, Probe]:
     """The probe each service must pass.
 
     Order: `declared` (pytest configuration or conftest.py), then the service's
     `x-tel3sis-probe` field, then, for a one-shot service others wait on with
     `service_completed_successfully`, its exit code 0; then its native
-    healthcheck; else its container must run.
+    healthcheck; then its published ports must answer; else its container must run.
+    With `require_healthy`, a service with a native healthcheck must also be
+    healthy by the engine's own verdict, whatever else its probe checks.
     """
     unknown = sorted(set(declared) - set(project.services))
     if unknown:
@@ -35,13 +41,21 @@ def plan_probes(project: ProjectSpec, declared: Mapping[str, Probe]) -> dict[str
         name: declared[name] if name in declared else _default_probe(spec)
         for name, spec in project.services.items()
     }
+    if require_healthy:
+        probes = {
+            name: AllOf(probe, HealthcheckProbe())
+            if project.services[name].has_healthcheck and not probe.waits_on_healthcheck
+            else probe
+            for name, probe in probes.items()
+        }
     for name, probe in probes.items():
         spec = project.services[name]
-        if isinstance(probe, HttpProbe) and probe.port not in spec.published_ports:
+        http = http_probe_of(probe)
+        if http is not None and http.port not in spec.published_ports:
             raise ConfigError(
-                f"the HTTP probe of service {name!r} uses port {probe.port}, which the service does "
+                f"the HTTP probe of service {name!r} uses port {http.port}, which the service does "
                 f"not publish (it publishes {describe_ports(spec)}); add it under `ports:`, "
-                f'for example "127.0.0.1::{probe.port}"'
+                f'for example "127.0.0.1::{http.port}"'
             )
     return probes
 
@@ -53,6 +67,8 @@ def _default_probe(spec: ServiceSpec) -> Probe:
         return CompletedProbe()
     if spec.has_healthcheck:
         return HealthcheckProbe()
+    if spec.published_ports:
+        return PortProbe(spec.published_ports)
     return RunningProbe()
 
 
@@ -61,7 +77,7 @@ def waited_healthchecks(project: ProjectSpec, probes: Mapping[str, Probe]) -> li
     return [
         name
         for name, spec in project.services.items()
-        if spec.has_healthcheck and (spec.healthy_dependency or isinstance(probes[name], HealthcheckProbe))
+        if spec.has_healthcheck and (spec.healthy_dependency or probes[name].waits_on_healthcheck)
     ]
 
 

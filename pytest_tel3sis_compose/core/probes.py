@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,9 @@ class ProbeTarget(Protocol):
     service: str
     status: ContainerStatus
 
+    def address(self, port: int) -> tuple[str, int]:
+        """Host and port where a published container port is reached from here."""
+
     def base_url(self, port: int) -> str: ...
 
     def execute(self, argv: Sequence[str]) -> CommandResult: ...
@@ -45,6 +49,8 @@ class ProbeTarget(Protocol):
 class Probe(ABC):
     #: A container that exited with code 0 counts as ready (one-shot services).
     accepts_completion = False
+    #: The probe waits on the container's native healthcheck.
+    waits_on_healthcheck = False
 
     @abstractmethod
     def check(self, target: ProbeTarget) -> ProbeResult:
@@ -58,6 +64,8 @@ class Probe(ABC):
 class HealthcheckProbe(Probe):
     """Ready when the container's native healthcheck reports healthy."""
 
+    waits_on_healthcheck = True
+
     def check(self, target: ProbeTarget) -> ProbeResult:
         status = target.status
         if status.health is None:
@@ -66,6 +74,39 @@ class HealthcheckProbe(Probe):
 
     def describe(self) -> str:
         return "native healthcheck"
+
+
+class AllOf(Probe):
+    """Ready when every one of its probes passes, checked in order."""
+
+    def __init__(self, *probes: Probe) -> None:
+        self.probes = probes
+        self.accepts_completion = all(probe.accepts_completion for probe in probes)
+        self.waits_on_healthcheck = any(probe.waits_on_healthcheck for probe in probes)
+
+    def __repr__(self) -> str:
+        return f"AllOf{self.probes!r}"
+
+    def describe(self) -> str:
+        return " and ".join(probe.describe() for probe in self.probes)
+
+    def check(self, target: ProbeTarget) -> ProbeResult:
+        outputs = []
+        for probe in self.probes:
+            result = probe.check(target)
+            if not result.ok:
+                return result
+            outputs.append(result.output)
+        return ProbeResult(True, "; ".join(outputs))
+
+
+def http_probe_of(probe: Probe | None) -> HttpProbe | None:
+    """The HTTP probe a probe is, or holds: it names the port a service's URL defaults to."""
+    if isinstance(probe, HttpProbe):
+        return probe
+    if isinstance(probe, AllOf):
+        return next((found for inner in probe.probes if (found := http_probe_of(inner))), None)
+    return None
 
 
 class RunningProbe(Probe):
@@ -85,6 +126,54 @@ class RunningProbe(Probe):
 
     def describe(self) -> str:
         return "container running (or exited 0)"
+
+
+class PortProbe(Probe):
+    """Ready when every published TCP port answers: a server listens behind it.
+
+    The default for a service with published ports and no healthcheck: that
+    its container runs says nothing of whether its server listens yet. A
+    connection is not enough on its own: Docker's port proxy accepts it and
+    then closes it at once when nothing listens inside. A connection still
+    open after a moment, or one that brings data, has a server behind it.
+    One-shot services that exit 0 count as ready, as with `RunningProbe`.
+    """
+
+    accepts_completion = True
+
+    def __init__(self, ports: Sequence[int], settle: float = 0.1) -> None:
+        self.ports = tuple(ports)
+        self.settle = settle
+
+    def __repr__(self) -> str:
+        return f"PortProbe({list(self.ports)!r})"
+
+    def describe(self) -> str:
+        return "published ports answer (" + ", ".join(map(str, self.ports)) + ")"
+
+    def check(self, target: ProbeTarget) -> ProbeResult:
+        status = target.status
+        if status.state == "exited" and status.exit_code == 0:
+            return ProbeResult(True, "exited 0")
+        for port in self.ports:
+            host, public = target.address(port)
+            answer = _answers(host, public, self.settle)
+            if answer:
+                return ProbeResult(False, f"port {port} ({host}:{public}): {answer}")
+        return ProbeResult(True, "every published port answers")
+
+
+def _answers(host: str, port: int, settle: float) -> str:
+    """ "" when a server answers on host:port, else what happened instead."""
+    try:
+        with socket.create_connection((host, port), timeout=2) as connection:
+            connection.settimeout(settle)
+            try:
+                return "" if connection.recv(1) else "closed at once: nothing listens behind it yet"
+            except TimeoutError:
+                return ""  # still open, waiting for us to speak: a server is there
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc}"
 
 
 class CompletedProbe(Probe):

@@ -9,6 +9,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from dataclasses import dataclass, field
 
 from pytest_tel3sis_compose.core.boundary import CommandResult, ComposeProject, ContainerStatus
+from pytest_tel3sis_compose.core.endpoints import url_of
 from pytest_tel3sis_compose.core.listener import StackListener, ignore
 from pytest_tel3sis_compose.core.probes import Probe, ProbeResult
 from pytest_tel3sis_compose.errors import StackStartError
@@ -21,10 +22,13 @@ class _Target:
     compose: ComposeProject
     service: str
     status: ContainerStatus
-    base_url_for: Callable[[str, int], str]
+    address_for: Callable[[str, int], tuple[str, int]]
+
+    def address(self, port: int) -> tuple[str, int]:
+        return self.address_for(self.service, port)
 
     def base_url(self, port: int) -> str:
-        return self.base_url_for(self.service, port)
+        return url_of(*self.address(port))
 
     def execute(self, argv: Sequence[str]) -> CommandResult:
         return self.compose.execute(self.service, argv)
@@ -45,7 +49,7 @@ def wait_until_ready(
     *,
     started: float,
     deadline: float,
-    base_url_for: Callable[[str, int], str],
+    address_for: Callable[[str, int], tuple[str, int]],
     poll_interval: float = 0.1,
     log_lines: int = 50,
     listener: StackListener = ignore,
@@ -58,7 +62,7 @@ def wait_until_ready(
     `time.monotonic()` values). `known` holds statuses just read, used for
     each service's first check.
     """
-    watch = _Watch(compose, started, deadline, base_url_for, poll_interval, listener, dict(known or {}))
+    watch = _Watch(compose, started, deadline, address_for, poll_interval, listener, dict(known or {}))
     futures: dict[Future[float], str] = {}
     for service, probe in probes.items():
         future: Future[float] = Future()
@@ -97,7 +101,7 @@ class _Watch:
     compose: ComposeProject
     started: float
     deadline: float
-    base_url_for: Callable[[str, int], str]
+    address_for: Callable[[str, int], tuple[str, int]]
     poll_interval: float
     listener: StackListener
     known: dict[str, ContainerStatus]
@@ -134,7 +138,7 @@ class _Watch:
                         service, f"its container exited with code {status.exit_code}", probe, last
                     )
                 if status.state == "running" or probe.accepts_completion:
-                    last = probe.check(_Target(self.compose, service, status, self.base_url_for))
+                    last = probe.check(_Target(self.compose, service, status, self.address_for))
                     if last.ok:
                         return time.monotonic()
             if time.monotonic() >= self.deadline:

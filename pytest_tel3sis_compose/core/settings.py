@@ -49,6 +49,10 @@ class StackSettings:
     """Where to write each service's full log at teardown; None writes nothing."""
     coverage: CoverageSettings | None = None
     """Measure coverage inside the containers; None leaves the stack untouched."""
+    require_healthy: bool = False
+    """Also wait until the engine reports every service with a native healthcheck healthy."""
+    keep_ports: tuple[str, ...] = ()
+    """Services whose ports stay as written (`*`: all); the others get ephemeral loopback ports."""
 
     def __post_init__(self) -> None:
         if not self.compose_files:

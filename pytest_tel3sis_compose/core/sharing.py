@@ -13,9 +13,9 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from pytest_tel3sis_compose.core.boundary import Engine
-from pytest_tel3sis_compose.core.handoff import StackRecord
+from pytest_tel3sis_compose.core.handoff import StackRecord, hand_off, take_down
 from pytest_tel3sis_compose.core.stack import ComposeStack
-from pytest_tel3sis_compose.core.teardown import remove_workdir, take_down
+from pytest_tel3sis_compose.core.teardown import remove_workdir
 from pytest_tel3sis_compose.errors import ComposeError
 
 _RECORD = "stack.json"
@@ -44,7 +44,7 @@ def start_or_attach(
             except BaseException as exc:
                 _write(failure, f"{type(exc).__name__}: {exc}")
                 raise
-            _write(folder / _RECORD, stack.hand_off().to_json())
+            _write(folder / _RECORD, hand_off(stack).to_json())
             return stack
     if record is None:
         raise SharedStackError(f"{failure.read_text()}\n(reported by the worker that started the stack)")
@@ -67,7 +67,7 @@ def take_down_shared(folder: Path, engine: Engine, wait: float = 120) -> StackRe
 def _take_down(folder: Path, engine: Engine) -> StackRecord | None:
     record = _read_record(folder)
     if record is not None and record.keep:
-        remove_workdir(record)  # the stack itself stays, for the next run to reuse
+        remove_workdir(record.workdir)  # the stack itself stays, for the next run to reuse
     elif record is not None:
         take_down(record, engine)
     return record

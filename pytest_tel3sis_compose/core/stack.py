@@ -13,17 +13,18 @@ from types import TracebackType
 from typing import Any
 
 from pytest_tel3sis_compose.core import teardown
-from pytest_tel3sis_compose.core.boundary import ContainerStatus, Engine
+from pytest_tel3sis_compose.core.boundary import ComposeProject, ContainerStatus, Engine
 from pytest_tel3sis_compose.core.compose_up import BoundedUp
 from pytest_tel3sis_compose.core.container_coverage import ContainerCoverage
+from pytest_tel3sis_compose.core.crashwatch import CrashWatch
 from pytest_tel3sis_compose.core.diagnosis import diagnose
 from pytest_tel3sis_compose.core.endpoints import Endpoints
-from pytest_tel3sis_compose.core.handoff import StackRecord
+from pytest_tel3sis_compose.core.isolation import Isolation
 from pytest_tel3sis_compose.core.listener import StackListener, ignore
 from pytest_tel3sis_compose.core.model import ProjectSpec
-from pytest_tel3sis_compose.core.override import OVERRIDE_NAME, build_override, write_override
-from pytest_tel3sis_compose.core.ownership import Janitor, Owner, make_workdir, stack_labels
-from pytest_tel3sis_compose.core.planning import plan_probes, waited_healthchecks
+from pytest_tel3sis_compose.core.override import stack_override, write_override
+from pytest_tel3sis_compose.core.ownership import Janitor, Owner, make_workdir
+from pytest_tel3sis_compose.core.planning import plan_probes
 from pytest_tel3sis_compose.core.probes import Probe
 from pytest_tel3sis_compose.core.readiness import wait_until_ready
 from pytest_tel3sis_compose.core.reuse import KeptStack, ReuseVerdict, look_at_kept, verdict
@@ -68,6 +69,8 @@ class ComposeStack:
         """Seconds from `up` until each service was ready."""
         self.teardown_seconds: float | None = None
         self.reuse: ReuseVerdict | None = None
+        self.isolation: Isolation | None = None
+        """What the override changed so that sessions never collide, and what they still share."""
         self.swept: list[str] = []
         """Projects of dead owners removed before this stack started."""
         self.coverage = ContainerCoverage(settings.coverage) if settings.coverage else None
@@ -78,6 +81,8 @@ class ComposeStack:
         """Statuses the reuse verdict read, for the probes' first check and for ports."""
         self._endpoints: Endpoints | None = None
         self._up = BoundedUp(self.compose)
+        self.watch = CrashWatch(self.compose, self.probes, settings.log_lines)
+        """Services that die, restart or turn unhealthy after they were ready."""
 
     @property
     def project_name(self) -> str:
@@ -108,7 +113,8 @@ class ComposeStack:
         manager) to remove; the error carries what is needed to diagnose it.
         """
         self.engine.check()
-        self.probes = plan_probes(self.project, self.settings.probes)  # checks the files first
+        settings = self.settings
+        self.probes.update(plan_probes(self.project, settings.probes, settings.require_healthy))
         sweep = _in_background(Janitor(self.engine).sweep)  # done before `up`, which it may affect
         self._workdir = make_workdir(Owner.of(self.settings.owner_pid))
         kept = look_at_kept(self.compose, self.config) if self.settings.reuse else None
@@ -126,6 +132,7 @@ class ComposeStack:
         started = time.monotonic()
         deadline = started + self.settings.timeout
         self.phase = Phase.STARTING
+        self.watch.start()
         if reusing:
             self.listener(None, "reusing", self.project_name)
         else:
@@ -136,12 +143,14 @@ class ComposeStack:
             self.probes,
             started=started,
             deadline=deadline,
-            base_url_for=self.endpoints.base_url,
+            address_for=self.endpoints.address,
             poll_interval=self.settings.poll_interval,
             log_lines=self.settings.log_lines,
             listener=self.listener,
             known=self._known,
         )
+        self.watch.arm({service: started + seconds for service, seconds in self.ready_after.items()})
+        self.watch.read_health([name for name, spec in self.project.services.items() if spec.has_healthcheck])
         if reusing:
             self.swept = sweep.result()  # nothing of this project to wait for: joined last
         self.phase = Phase.READY
@@ -149,11 +158,13 @@ class ComposeStack:
 
     def _override_document(self, kept: KeptStack | None) -> dict[str, Any]:
         assert self._workdir is not None, "the stack's folder is made first"
-        owner = Owner.of(self.settings.owner_pid)
-        labels = stack_labels(owner, self.settings.session_id, kept.fingerprint if kept else None)
-        extra = self.coverage.prepare(self.project, self._workdir / "coverage") if self.coverage else None
-        fast = waited_healthchecks(self.project, self.probes)
-        return build_override(self.project, labels, extra, fast, start_period_seconds=self.settings.timeout)
+        document, self.isolation = stack_override(
+            self.config, self.project, self.probes, self.settings, kept, self.coverage, self._workdir
+        )
+        for state, lines in (("isolated", self.isolation.rewritten), ("shared", self.isolation.shared)):
+            for line in lines:
+                self.listener(None, state, line)
+        return document
 
     def _diagnose(self, reason: str) -> StackStartError:
         return diagnose(self.compose, self.probes, reason, self.settings.log_lines)
@@ -168,6 +179,7 @@ class ComposeStack:
         """
         with interrupts_ignored():
             try:
+                self.watch.close()  # what teardown does to the containers is no crash
                 if self.phase is Phase.READY and self.settings.reuse:
                     self.phase = Phase.KEPT
                 elif self.phase in (Phase.STARTING, Phase.READY):
@@ -182,58 +194,38 @@ class ComposeStack:
         # may create containers after it, so wait for that `up` and sweep again.
         up_was_running = self._up.running
         try:
-            self.teardown_seconds = teardown.remove(self.record(), self.compose, self.listener)
+            services = list(self.project.services) if self._config is not None else []
+            log_dir, timeout = self.settings.log_dir, self.settings.down_timeout
+            self.teardown_seconds = teardown.remove(
+                self.compose, services, timeout, log_dir, self.coverage, self.listener
+            )
         finally:
             if up_was_running:
                 self._up.wait(60)
-                self.compose.down(0)
+                self.compose.down(0, images=True)
             self.phase = Phase.DOWN
 
-    # -- handing it to other processes (pytest-xdist) ----------------------------
+    # -- handing it to other processes (pytest-xdist): see handoff.py ------------
 
-    def record(self) -> StackRecord:
-        """What another process needs to use this started stack, or to take it down."""
-        settings = self.settings
-        return StackRecord(
-            project_name=settings.project_name,
-            compose_files=(*map(str, settings.compose_files), *self._override_files()),
-            config=self.config if self._config is not None else {},
-            host=settings.host,
-            down_timeout=settings.down_timeout,
-            keep=settings.reuse,
-            workdir=str(self._workdir) if self._workdir else None,
-            log_dir=str(settings.log_dir) if settings.log_dir else None,
-            coverage=settings.coverage,
-            coverage_folder=str(self.coverage.folder) if self.coverage and self.coverage.folder else None,
-            ready_after=dict(self.ready_after),
-        )
+    @property
+    def workdir(self) -> Path | None:
+        """The stack's own folder: the plugin's override, coverage data."""
+        return self._workdir
 
-    def _override_files(self) -> list[str]:
-        override = self._workdir / OVERRIDE_NAME if self._workdir else None
-        return [str(override)] if override and override.exists() else []
-
-    def hand_off(self) -> StackRecord:
-        """The record, for whoever takes the stack down instead: `stop()` here then does nothing."""
-        record = self.record()
+    def hand_off(self) -> None:
+        """Another process takes the stack down: `stop()` here then leaves it, and its folder."""
         self.phase = Phase.HANDED_OFF
-        return record
 
-    @classmethod
-    def attach(
-        cls, settings: StackSettings, record: StackRecord, engine: Engine, listener: StackListener = ignore
-    ) -> ComposeStack:
-        """Use a stack another process started and will take down.
-
-        `settings` are this process's own (its probes, for URLs and reports);
-        what the stack is made of comes from the record, unchecked again.
-        """
-        stack = cls(settings, engine, listener)
-        stack.compose = engine.project([Path(path) for path in record.compose_files], record.project_name)
-        stack._config = record.config
-        stack.probes = plan_probes(stack.project, settings.probes)
-        stack.ready_after = dict(record.ready_after)
-        stack.phase = Phase.ATTACHED
-        return stack
+    def adopt(
+        self, compose: ComposeProject, config: Mapping[str, Any], ready_after: Mapping[str, float]
+    ) -> None:
+        """Describe a stack another process started and takes down."""
+        self.compose, self._config, self.ready_after = compose, config, dict(ready_after)
+        self.probes.update(plan_probes(self.project, self.settings.probes, self.settings.require_healthy))
+        self.phase = Phase.ATTACHED
+        self.watch = CrashWatch(compose, self.probes, self.settings.log_lines)
+        self.watch.start()
+        self.watch.arm(dict.fromkeys(self.probes, time.monotonic()))
 
     def __enter__(self) -> ComposeStack:
         try:
@@ -281,6 +273,14 @@ class ComposeStack:
                 f"the stack is not ready (it is {self.phase.value}): use it inside `with ComposeStack(...)`"
             )
         return self.endpoints
+
+    def health(self) -> dict[str, str]:
+        """The engine's own health verdict now, for each service with a native healthcheck."""
+        checked = [name for name, spec in self.project.services.items() if spec.has_healthcheck]
+        statuses = {name: self.compose.status(name) for name in checked}
+        return {
+            name: (status.health or "none") if status else "no container" for name, status in statuses.items()
+        }
 
     def logs(
         self,

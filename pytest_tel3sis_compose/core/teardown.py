@@ -1,4 +1,4 @@
-"""Taking a started stack down, from its hand-off record: logs saved, coverage collected, all removed."""
+"""Taking a started stack down: logs saved, coverage collected, everything removed."""
 
 from __future__ import annotations
 
@@ -6,42 +6,31 @@ import shutil
 import time
 from pathlib import Path
 
-from pytest_tel3sis_compose.core.boundary import ComposeProject, Engine
+from pytest_tel3sis_compose.core.boundary import ComposeProject
 from pytest_tel3sis_compose.core.container_coverage import ContainerCoverage
-from pytest_tel3sis_compose.core.handoff import StackRecord
 from pytest_tel3sis_compose.core.listener import StackListener, ignore
-from pytest_tel3sis_compose.core.signals import interrupts_ignored
 
 
-def take_down(record: StackRecord, engine: Engine, listener: StackListener = ignore) -> float:
-    """Remove the stack's containers, networks and volumes; return the seconds it took.
-
-    Interrupts (a second Ctrl-C, SIGTERM) do not cut it short.
-    """
-    with interrupts_ignored():
-        try:
-            compose = engine.project([Path(path) for path in record.compose_files], record.project_name)
-            return remove(record, compose, listener)
-        finally:
-            remove_workdir(record)
-
-
-def remove(record: StackRecord, compose: ComposeProject, listener: StackListener = ignore) -> float:
+def remove(
+    compose: ComposeProject,
+    services: list[str],
+    down_timeout: int,
+    log_dir: Path | None = None,
+    coverage: ContainerCoverage | None = None,
+    listener: StackListener = ignore,
+) -> float:
     listener(None, "stopping")
     began = time.monotonic()
-    down_timeout = record.down_timeout
     try:
-        if record.log_dir:
-            save_logs(compose, list(record.config.get("services") or {}), Path(record.log_dir))
-        if record.coverage:
+        if log_dir:
+            save_logs(compose, services, log_dir)
+        if coverage:
             # Graceful, so every process exits through coverage's atexit save.
-            compose.stop(record.coverage.stop_timeout)
-            coverage = ContainerCoverage(record.coverage)
-            coverage.folder = Path(record.coverage_folder) if record.coverage_folder else None
+            compose.stop(coverage.settings.stop_timeout)
             coverage.collect()
             down_timeout = 0
     finally:
-        compose.down(down_timeout)
+        compose.down(down_timeout, images=True)
         seconds = time.monotonic() - began
         listener(None, "stopped", f"{seconds:.1f} s")
     return seconds
@@ -58,6 +47,6 @@ def save_logs(compose: ComposeProject, services: list[str], folder: Path) -> lis
     return written
 
 
-def remove_workdir(record: StackRecord) -> None:
-    if record.workdir:
-        shutil.rmtree(record.workdir, ignore_errors=True)
+def remove_workdir(workdir: str | Path | None) -> None:
+    if workdir:
+        shutil.rmtree(workdir, ignore_errors=True)

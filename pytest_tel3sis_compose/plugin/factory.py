@@ -10,7 +10,7 @@ from typing import Any, get_args
 
 import pytest
 
-from pytest_tel3sis_compose.core.handoff import StackRecord
+from pytest_tel3sis_compose.core.handoff import StackRecord, attach
 from pytest_tel3sis_compose.core.probes import probe_from_spec
 from pytest_tel3sis_compose.core.settings import StackSettings
 from pytest_tel3sis_compose.core.sharing import start_or_attach
@@ -50,7 +50,8 @@ def compose_fixture(*files: str | PathLike[str], scope: Scope = "session", **set
     Relative paths start at the declaring file's folder; with no files, the
     stack is made of the compose files the options configure (as
     `compose_stack`). Keyword settings (`project_name`, `timeout`, `build`,
-    `probes`, `down_timeout`, `log_lines`, `reuse`, `log_dir`) override the
+    `probes`, `down_timeout`, `log_lines`, `reuse`, `log_dir`, `keep_ports`,
+    `require_healthy`) override the
     session's options for this stack only. Each stack gets its own project,
     probes, teardown and report. Session-scoped stacks are shared by
     pytest-xdist workers and kept by `--compose-reuse`; narrower scopes start
@@ -104,12 +105,12 @@ def provide(request: pytest.FixtureRequest, declaration: StackDeclaration) -> It
     own = ComposeStack(settings, state.engine, Progress(config, settings.project_name))
     folder = shared_folder(config, fixture) if declaration.scope == "session" else None
 
-    def attach(record: StackRecord) -> ComposeStack:
-        return ComposeStack.attach(settings, record, state.engine)
+    def attach_here(record: StackRecord) -> ComposeStack:
+        return attach(settings, record, state.engine)
 
     with sigterm_raises_interrupt():
         try:
-            stack, failure = _bring_up(own, folder, attach)
+            stack, failure = _bring_up(own, folder, attach_here)
             state.stacks.append(StackInUse(fixture, stack, declaration.declared_in))
             if failure:
                 pytest.fail(failure, pytrace=False)

@@ -13,6 +13,7 @@ import pytest
 
 from pytest_tel3sis_compose.core.ownership import Janitor
 from pytest_tel3sis_compose.errors import ComposeError
+from pytest_tel3sis_compose.plugin import crashes
 from pytest_tel3sis_compose.plugin.fixtures import compose_probes, compose_settings, compose_stack
 from pytest_tel3sis_compose.plugin.options import add_options
 from pytest_tel3sis_compose.plugin.reporting import (
@@ -95,24 +96,35 @@ def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Ite
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     item.stash[TEST_STARTED] = datetime.now(timezone.utc)
+    crashes.check_before(item)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
+    crashes.report_after(item, report)
     attach_logs(item, report)
     return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # A crash no test was running for still fails the session.
+    if STATE in session.config.stash and crashes.any_crash(session.config) and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     if STATE not in config.stash:
         return
     for used in state_of(config).stacks:
-        lines = summary_lines(used) if config.get_verbosity() >= 0 else []
-        if lines:
-            terminalreporter.write_sep("-", lines[0])
-            for line in lines[1:]:
+        table = summary_lines(used) if config.get_verbosity() >= 0 else []
+        crashed = crashes.summary_lines(used)
+        if table or crashed:
+            terminalreporter.write_sep("-", table[0] if table else f"compose stack {used.stack.project_name}")
+            for line in table[1:]:
                 terminalreporter.write_line(line)
+            for line in crashed:
+                terminalreporter.write_line(line, red=True)
         reused = reuse_line(used.stack)
         if reused:
             terminalreporter.write_line(reused)

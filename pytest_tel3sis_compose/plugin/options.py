@@ -65,6 +65,12 @@ def _words(values: Sequence[str], where: str, base: Path) -> tuple[str, ...]:
     return tuple(values)
 
 
+def _services(values: Sequence[str], where: str, base: Path) -> tuple[str, ...]:
+    """Service names, space- or comma-separated; `all` or `*` for every one."""
+    names = tuple(name for value in values for name in value.replace(",", " ").split())
+    return ("*",) if {"all", "*"} & set(names) else names
+
+
 @dataclass(frozen=True)
 class Option:
     name: str
@@ -178,6 +184,15 @@ OPTIONS = (
         setting="log_dir",
     ),
     Option(
+        "compose_require_healthy",
+        "also wait until Docker reports every service with a native healthcheck healthy.",
+        flag="--compose-require-healthy",
+        ini="bool",
+        default=False,
+        action="store_true",
+        setting="require_healthy",
+    ),
+    Option(
         "compose_reuse",
         "keep the stack after the run and reuse it next time if nothing it is made of changed.",
         flag="--compose-reuse",
@@ -194,6 +209,17 @@ OPTIONS = (
         ini=None,
         default=False,
         action="store_true",
+    ),
+    Option(
+        "compose_keep_ports",
+        "services whose ports stay exactly as the compose files write them ('all' for every one); "
+        "the others get ephemeral ports on 127.0.0.1, so parallel sessions never collide.",
+        flag="--compose-keep-ports",
+        ini="args",
+        parse=_services,
+        action="append",
+        metavar="SERVICES",
+        setting="keep_ports",
     ),
     Option(
         "compose_probes",
@@ -242,8 +268,10 @@ class SessionOptions:
     compose_coverage_source: tuple[str, ...] = ("/app",)
     compose_coverage_stop_timeout: int = 30
     compose_log_dir: Path | None = None
+    compose_require_healthy: bool = False
     compose_reuse: bool = False
     compose_prune: bool = False
+    compose_keep_ports: tuple[str, ...] = ()
     compose_probes: dict[str, Probe] = field(default_factory=dict)
     compose_down_timeout: int = 0
     from_command_line: frozenset[str] = frozenset()

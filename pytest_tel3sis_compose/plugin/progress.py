@@ -20,7 +20,11 @@ _STACK_STATES = {
     "ready": "ready in {detail}",
     "stopping": "taking the stack down",
     "stopped": "taken down in {detail}",
+    "isolated": "isolated: {detail}",
+    "shared": "WARNING: {detail}",
 }
+#: Stack lines written once as they come, not kept in the live block.
+_ONE_OFF = ("stopping", "stopped", "isolated", "shared")
 _SERVICE_STATES = {
     "waiting": "waiting on {detail}",
     "ready": "ready in {detail}",
@@ -49,12 +53,13 @@ class Progress:
             text = f"  {service:<14} " + _SERVICE_STATES.get(state, state).format(detail=detail)
         key = service or ""
         with self.lock, self._uncaptured():
+            if state in _ONE_OFF:
+                self._write_plain(text)  # not part of the block: teardown comes long after it
+                return
             if self.lines.get(key) == text:
                 return
             self.lines[key] = text
-            if state in ("stopping", "stopped"):
-                self._write_plain(text)  # teardown comes long after the block
-            elif self.live:
+            if self.live:
                 self._redraw()
             else:
                 self._write_plain(text)

@@ -76,23 +76,25 @@ def summary_lines(used: StackInUse) -> list[str]:
     stack = used.stack
     if not stack.ready_after:
         return []
-    rows = [("service", "url", "ready after", "probe")]
+    rows = [("service", "url", "ready after", "docker health", "probe")]
     for service in stack.services:
         seconds = stack.ready_after.get(service)
+        has_healthcheck = stack.project.services[service].has_healthcheck
         rows.append(
             (
                 service,
                 stack.endpoints.known_url(service) or "-",
                 f"{seconds:.1f} s" if seconds is not None else "-",
+                stack.watch.health.get(service, "?") if has_healthcheck else "-",
                 stack.probes[service].describe() if service in stack.probes else "-",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = [
         "  "
-        + "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
+        + "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True))
         + "  "
-        + row[3]
+        + row[4]
         for row in rows
     ]
     if stack.teardown_seconds is not None:

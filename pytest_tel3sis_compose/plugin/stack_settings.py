@@ -25,7 +25,18 @@ Scope = Literal["session", "package", "module", "class", "function"]
 
 #: StackSettings fields a declaration may set (the rest belong to the plugin).
 DECLARABLE = frozenset(
-    {"project_name", "timeout", "build", "probes", "down_timeout", "log_lines", "reuse", "log_dir"}
+    {
+        "project_name",
+        "timeout",
+        "build",
+        "probes",
+        "down_timeout",
+        "log_lines",
+        "reuse",
+        "log_dir",
+        "keep_ports",
+        "require_healthy",
+    }
 )
 
 
@@ -71,6 +82,8 @@ def settings_for(
         "reuse": reuse,
         "host": host,
         "log_dir": _log_dir(options, declaration, fixture),
+        "keep_ports": options.compose_keep_ports,
+        "require_healthy": options.compose_require_healthy,
         "coverage": coverage_settings(request.config, options, host) if options.compose_coverage else None,
     }
     worker = worker_input(request.config) if declaration.scope == "session" else None

@@ -40,10 +40,18 @@ def test_invalid_input_is_rejected_by_the_web_service(compose_stack: ComposeStac
     assert response.status_code == 422
 
 
+def test_every_container_with_a_healthcheck_is_healthy_by_dockers_verdict(
+    compose_stack: ComposeStack,
+) -> None:
+    # compose_require_healthy (pyproject.toml) gates readiness on it; this is Docker's own word now.
+    assert compose_stack.health() == {"redis": "healthy", "web": "healthy", "worker": "healthy"}
+
+
 def test_urls_are_on_loopback_and_every_service_was_probed(compose_stack: ComposeStack) -> None:
     assert compose_stack.url("web").startswith("http://127.0.0.1:")
     assert set(compose_stack.ready_after) == {"redis", "web", "worker"}
-    assert compose_stack.probes["worker"].describe() == r"log line matching 'celery@\S+ ready\.'"
+    worker = compose_stack.probes["worker"].describe()
+    assert worker == r"log line matching 'celery@\S+ ready\.' and native healthcheck"
     assert compose_stack.probes["web"].describe().startswith("HTTP GET :3000/v1/health")
 
 

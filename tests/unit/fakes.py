@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pytest_tel3sis_compose.core.boundary import CommandResult, ContainerStatus
+from pytest_tel3sis_compose.core.boundary import CommandResult, ContainerEvent, ContainerStatus
 from pytest_tel3sis_compose.core.docker_host import host_of
 from pytest_tel3sis_compose.core.ownership import LABEL_OWNER, Owner
 
@@ -54,6 +54,8 @@ def service(
     a service to its condition (or is the short list form).
     """
     raw: dict[str, Any] = {"image": image}
+    if ports and healthcheck is None and probe is None:
+        probe = "running"  # nothing listens behind a fake's ports: the default port probe would wait
     if ports:
         raw["ports"] = [port_entry(p) if isinstance(p, int) else dict(p) for p in ports]
     if healthcheck is not None:
@@ -178,6 +180,7 @@ class FakeEngine:
         self.port_calls: list[tuple[str, int]] = []
         self.log_calls: list[tuple[str, int | None]] = []
         self.added_files: list[Path] = []
+        self.streams: list[FakeStream] = []
 
     # -- what tests look at ------------------------------------------------------
 
@@ -322,10 +325,22 @@ class FakeEngine:
             return text
         return "".join(text.splitlines(keepends=True)[-tail:]) if tail else ""
 
+    def events(self, on_event: Callable[[ContainerEvent], None]) -> FakeStream:
+        self._record("events")
+        stream = FakeStream(on_event)
+        self.streams.append(stream)
+        return stream
+
+    def emit(self, event: ContainerEvent) -> None:
+        """Deliver an event to every open stream, as the engine's event thread would."""
+        for stream in list(self.streams):
+            if not stream.closed:
+                stream.on_event(event)
+
     def stop(self, timeout: int) -> None:
         self._record("stop", timeout)
 
-    def down(self, timeout: int) -> None:
+    def down(self, timeout: int, images: bool = False) -> None:
         self._record("down", timeout)
         if self.up_release is not None:
             self.up_release.set()  # as for real: removing the containers ends a waiting `up`
@@ -333,6 +348,15 @@ class FakeEngine:
                 self.up_finished.wait(5)
         if self.down_error is not None:
             raise self.down_error
+
+
+class FakeStream:
+    def __init__(self, on_event: Callable[[ContainerEvent], None]) -> None:
+        self.on_event = on_event
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
 
 
 class FakeTarget:
@@ -354,6 +378,11 @@ class FakeTarget:
         self._result = result or CommandResult(0, "")
         self.base_url_calls: list[int] = []
         self.executed: list[tuple[str, ...]] = []
+
+    def address(self, port: int) -> tuple[str, int]:
+        self.base_url_calls.append(port)
+        host, _, public = self._base_url.removeprefix("http://").rpartition(":")
+        return host, int(public)
 
     def base_url(self, port: int) -> str:
         self.base_url_calls.append(port)

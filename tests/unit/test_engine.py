@@ -137,3 +137,46 @@ def test_a_listing_error_is_raised_even_when_it_says_no_such(docker: FakeDocker)
 
     with pytest.raises(EngineError, match="No such object"):
         DockerEngine().labelled(LABEL_OWNER)
+
+
+# -- the event stream's lines ---------------------------------------------------------------------
+
+DOCKER_DIE = (
+    '{"status":"die","id":"3c1a","from":"redis:7-bookworm","Type":"container","Action":"die",'
+    '"Actor":{"ID":"3c1a","Attributes":{"com.docker.compose.project":"p",'
+    '"com.docker.compose.service":"worker","exitCode":"5","name":"p-worker-1"}},'
+    '"scope":"local","time":1796034643,"timeNano":1796034643119487539}'
+)
+DOCKER_HEALTH = (
+    '{"status":"health_status: unhealthy","id":"3c1a","Type":"container",'
+    '"Action":"health_status: unhealthy","Actor":{"ID":"3c1a","Attributes":'
+    '{"com.docker.compose.service":"db"}},"time":1796034641,"timeNano":1796034641150755188}'
+)
+
+
+def test_a_docker_die_line_becomes_an_event_with_its_exit_code_and_time() -> None:
+    event = engine.parse_event(DOCKER_DIE)
+
+    assert event is not None
+    assert (event.service, event.container_id, event.action, event.exit_code) == ("worker", "3c1a", "die", 5)
+    assert event.at == pytest.approx(1796034643.119487539)
+
+
+def test_a_health_status_line_carries_the_status_as_detail() -> None:
+    event = engine.parse_event(DOCKER_HEALTH)
+
+    assert event is not None
+    assert (event.service, event.action, event.detail, event.exit_code) == (
+        "db",
+        "health_status",
+        "unhealthy",
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["", "not json", '{"Actor": {"Attributes": {}}, "Action": "die"}', '{"Action": "start"}', "[1, 2]"],
+)
+def test_lines_that_are_no_compose_container_event_are_skipped(line: str) -> None:
+    assert engine.parse_event(line) is None

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pytest_tel3sis_compose.core.container_coverage import CoverageSettings
-from pytest_tel3sis_compose.core.handoff import StackRecord
+from pytest_tel3sis_compose.core.handoff import StackRecord, attach, hand_off
 from pytest_tel3sis_compose.core.settings import StackSettings
 from pytest_tel3sis_compose.core.stack import ComposeStack, Phase
 from tests.unit.fakes import FakeEngine, compose, service
@@ -46,8 +46,8 @@ def test_a_started_stack_hands_off_everything_and_an_attached_one_describes_it(
     starter = ComposeStack(make_settings(project_name="shared", down_timeout=4), engine)
     starter.start()
 
-    record = StackRecord.from_json(starter.hand_off().to_json())
-    attached = ComposeStack.attach(make_settings(project_name="ignored"), record, engine)
+    record = StackRecord.from_json(hand_off(starter).to_json())
+    attached = attach(make_settings(project_name="ignored"), record, engine)
 
     assert starter.phase is Phase.HANDED_OFF
     assert record.project_name == "shared"

@@ -115,7 +115,7 @@ def test_services_extra_is_merged_into_the_service_keeping_labels_and_healthchec
         }
     }
 
-    document = build_override(project(), LABELS, extra, fast_healthchecks=["web"], start_period_seconds=5)
+    document = build_override(project(), LABELS, [extra], fast_healthchecks=["web"], start_period_seconds=5)
 
     assert document["services"]["web"] == {
         "labels": LABELS,
@@ -131,7 +131,7 @@ def test_write_override_writes_yaml_that_reads_back_equal(tmp_path: Path) -> Non
     document = build_override(
         spec,
         LABELS,
-        {"web": {"environment": {"A": "1"}}},
+        [{"web": {"environment": {"A": "1"}}}],
         fast_healthchecks=["db"],
         start_period_seconds=7.5,
     )

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from typing import Any
 
 import pytest
 
 from pytest_tel3sis_compose.core.boundary import CommandResult
+from pytest_tel3sis_compose.core.model import ProjectSpec
+from pytest_tel3sis_compose.core.planning import plan_probes
 from pytest_tel3sis_compose.core.probes import (
     CommandProbe,
     CompletedProbe,
     HealthcheckProbe,
     HttpProbe,
     LogProbe,
+    PortProbe,
     Probe,
     ProbeResult,
     RunningProbe,
@@ -417,3 +422,72 @@ def test_log_probe_without_a_match_shows_the_last_line() -> None:
 def test_log_probe_with_a_bad_pattern_is_a_config_error_naming_where() -> None:
     with pytest.raises(ConfigError, match=r"bad log probe in .*not a valid regular expression"):
         probe_from_spec({"log": "ready ("}, where=WHERE)
+
+
+# -- PortProbe --------------------------------------------------------------------------------
+
+
+def _server(behaviour: str) -> tuple[socket.socket, threading.Thread]:
+    """A listener on 127.0.0.1 that, per connection, keeps it open, closes it, or says hello."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(5)
+
+    def serve() -> None:
+        try:
+            connection, _ = listener.accept()
+        except OSError:
+            return
+        with connection:
+            if behaviour == "close":
+                return
+            if behaviour == "hello":
+                connection.sendall(b"+hello\r\n")
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener, thread
+
+
+@pytest.mark.parametrize(("behaviour", "ready"), [("silent", True), ("hello", True), ("close", False)])
+def test_port_probe_a_server_must_keep_the_connection_or_speak(behaviour: str, ready: bool) -> None:
+    listener, thread = _server(behaviour)
+    port = listener.getsockname()[1]
+    target = FakeTarget(running("web"), base_url=f"http://127.0.0.1:{port}")
+
+    result = PortProbe([3000], settle=0.2).check(target)
+
+    listener.close()
+    thread.join(2)
+    assert result.ok is ready, result.output
+    assert target.base_url_calls == [3000]
+    if not ready:
+        assert result.output.startswith(f"port 3000 (127.0.0.1:{port}): closed at once")
+
+
+def test_port_probe_a_refused_connection_is_not_ready() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()  # nothing listens there now
+
+    result = PortProbe([3000]).check(FakeTarget(running("web"), base_url=f"http://127.0.0.1:{port}"))
+
+    assert not result.ok
+    assert "ConnectionRefusedError" in result.output
+
+
+def test_port_probe_a_one_shot_that_exited_0_is_ready_and_it_describes_its_ports() -> None:
+    probe = PortProbe([3000, 8080])
+
+    assert probe.check(FakeTarget(exited("job", 0))).ok
+    assert probe.accepts_completion
+    assert probe.describe() == "published ports answer (3000, 8080)"
+
+
+def test_plan_a_service_with_ports_and_no_healthcheck_waits_on_its_ports() -> None:
+    raw = {"services": {"web": {"image": "x", "ports": [{"target": 3000, "protocol": "tcp"}]}}}
+
+    probe = plan_probes(ProjectSpec.from_config(raw), {})["web"]
+
+    assert isinstance(probe, PortProbe)
+    assert probe.ports == (3000,)

@@ -37,7 +37,7 @@ def _wait(
         probes,
         started=started,
         deadline=started + timeout,
-        base_url_for=lambda name, port: f"http://127.0.0.1:{port}",
+        address_for=lambda name, port: ("127.0.0.1", port),
         poll_interval=0.01,
         log_lines=log_lines,
     )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_tel3sis_compose.core.handoff import StackRecord
+from pytest_tel3sis_compose.core.handoff import StackRecord, attach
 from pytest_tel3sis_compose.core.settings import StackSettings
 from pytest_tel3sis_compose.core.sharing import SharedStackError, start_or_attach, take_down_shared
 from pytest_tel3sis_compose.core.stack import ComposeStack, Phase
@@ -23,12 +23,12 @@ def test_the_first_starts_the_others_attach_and_the_folder_owner_takes_it_down(
     engine = FakeEngine(compose(web=service(ports=[3000])))
     attached: list[StackRecord] = []
 
-    def attach(record: StackRecord) -> ComposeStack:
+    def attach_here(record: StackRecord) -> ComposeStack:
         attached.append(record)
-        return ComposeStack.attach(make_settings(), record, engine)
+        return attach(make_settings(), record, engine)
 
-    first = start_or_attach(tmp_path, ComposeStack(make_settings(down_timeout=2), engine), attach)
-    second = start_or_attach(tmp_path, ComposeStack(make_settings(), engine), attach)
+    first = start_or_attach(tmp_path, ComposeStack(make_settings(down_timeout=2), engine), attach_here)
+    second = start_or_attach(tmp_path, ComposeStack(make_settings(), engine), attach_here)
 
     assert first.phase is Phase.HANDED_OFF
     assert second.phase is Phase.ATTACHED

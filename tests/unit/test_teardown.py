@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from pytest_tel3sis_compose.core.container_coverage import CoverageSettings
-from pytest_tel3sis_compose.core.handoff import StackRecord
-from pytest_tel3sis_compose.core.teardown import take_down
+from pytest_tel3sis_compose.core.handoff import StackRecord, take_down
 from pytest_tel3sis_compose.errors import EngineError
 from tests.unit.fakes import FakeEngine, compose, service
 

@@ -1,0 +1,163 @@
+"""The crash watch: a ready stack's services that die, restart, run out of memory or turn unhealthy.
+
+Probes catch what goes wrong while a stack starts. After that, a service can
+still die a moment after it was called ready, or in the middle of a test;
+nothing would notice, and the tests would fail for reasons far from the cause
+(or pass against a half-dead stack). The watch listens to the engine's events
+for the project from before `up`, and counts what happens to a service after
+the moment it was called ready (on this process's clock, so a remote engine's
+clock does not matter). One-shot services that exit 0 are not crashes.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pytest_tel3sis_compose.core.boundary import ComposeProject, ContainerEvent, EventStream
+from pytest_tel3sis_compose.core.probes import Probe
+
+#: Events kept for a report (the forensics bundle); the oldest go first.
+KEEP_EVENTS = 5000
+
+
+@dataclass(frozen=True)
+class Crash:
+    service: str
+    what: str
+    """`exited with code 5`, `was killed by signal 9 (SIGKILL)`, `was OOM-killed`, `turned unhealthy`..."""
+    at: datetime
+    logs: str = ""
+    """The container's last log lines when it happened."""
+
+    def describe(self) -> str:
+        lines = [f"service {self.service!r} {self.what} at {self.at:%H:%M:%S}, after the stack was ready"]
+        if self.logs.strip():
+            tail = "\n".join("    " + line for line in self.logs.rstrip("\n").splitlines())
+            lines.append(f"its last log lines:\n{tail}")
+        return "\n".join(lines)
+
+
+@dataclass
+class _Seen:
+    event: ContainerEvent
+    arrived: float
+    """time.monotonic() when it reached this process."""
+
+
+@dataclass
+class CrashWatch:
+    compose: ComposeProject
+    probes: Mapping[str, Probe]
+    log_lines: int = 50
+    events: list[ContainerEvent] = field(default_factory=list)
+    """Everything seen, for reports."""
+    crashes: list[Crash] = field(default_factory=list)
+    health: dict[str, str] = field(default_factory=dict)
+    """The engine's last health verdict per service with a healthcheck, from its events."""
+    _backlog: list[_Seen] = field(default_factory=list)
+    _ready_at: dict[str, float] = field(default_factory=dict)
+    _stream: EventStream | None = None
+    _armed: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> None:
+        """Listen from now on (before `up`, so that nothing is missed)."""
+        self._stream = self.compose.events(self._on_event)
+
+    def arm(self, ready_at: Mapping[str, float]) -> None:
+        """From now on, count what happens to each service after its `ready_at` (time.monotonic())."""
+        with self._lock:
+            self._ready_at = dict(ready_at)
+            self._armed = True
+            backlog, self._backlog = self._backlog, []
+        for seen in backlog:
+            self._judge(seen)
+
+    def read_health(self, services: list[str]) -> None:
+        """Note the engine's health verdict of `services` now, in the background (events update it)."""
+
+        def read() -> None:
+            for service in services:
+                status = self.compose.status(service)
+                with self._lock:
+                    if status is not None and status.health and service not in self.health:
+                        self.health[service] = status.health
+
+        threading.Thread(target=read, name="health-verdict", daemon=True).start()
+
+    def disarm(self) -> None:
+        """The stack is being taken down: what happens now is no crash."""
+        with self._lock:
+            self._armed = False
+
+    def close(self) -> None:
+        self.disarm()
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+    def new_since(self, count: int) -> list[Crash]:
+        with self._lock:
+            return self.crashes[count:]
+
+    def _on_event(self, event: ContainerEvent) -> None:
+        seen = _Seen(event, time.monotonic())
+        with self._lock:
+            if event.action == "health_status" and event.detail:
+                self.health[event.service] = event.detail
+            self.events.append(event)
+            del self.events[:-KEEP_EVENTS]
+            if not self._armed:
+                self._backlog.append(seen)
+                return
+        self._judge(seen)
+
+    def _judge(self, seen: _Seen) -> None:
+        event = seen.event
+        ready = self._ready_at.get(event.service)
+        if ready is None or seen.arrived < ready or not self._armed:
+            return
+        what = self._what(event)
+        if what is None:
+            return
+        crash = Crash(event.service, what, datetime.fromtimestamp(event.at or time.time()), self._logs(event))
+        with self._lock:
+            if self._armed and not any(
+                c.service == crash.service and c.what == crash.what for c in self.crashes
+            ):
+                self.crashes.append(crash)
+
+    def _what(self, event: ContainerEvent) -> str | None:
+        probe = self.probes.get(event.service)
+        if event.action == "die":
+            code = event.exit_code
+            if code == 0 and probe is not None and probe.accepts_completion:
+                return None  # a one-shot service, done
+            if code is not None and code > 128:
+                return f"was killed by signal {code - 128} ({_signal_name(code - 128)}), exit code {code}"
+            return f"exited with code {code}"
+        if event.action == "oom":
+            return "was OOM-killed (it ran out of memory)"
+        if event.action == "restart":
+            return "restarted"
+        if event.action == "health_status" and event.detail == "unhealthy":
+            status = self.compose.status(event.service)
+            output = f": {status.health_output}" if status and status.health_output else ""
+            return f"turned unhealthy{output}"
+        return None
+
+    def _logs(self, event: ContainerEvent) -> str:
+        log = self.compose.container_log(event.container_id) if event.container_id else ""
+        return "".join(log.splitlines(keepends=True)[-self.log_lines :])
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
