@@ -33,14 +33,6 @@ services:
     container_name: !reset null
 """
 
-HEALTHCHECKS_SIDE_BY_SIDE = """\
-services:
-  web:
-    ports: !override ["127.0.0.1::8000"]
-  redis:
-    ports: !override ["127.0.0.1::6379"]
-"""
-
 
 @pytest.fixture
 def stack_copy(pytester: pytest.Pytester, inner_project: str) -> Iterator[Callable[[str], Path]]:
@@ -61,15 +53,6 @@ def run_inner(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)
 
 
-def ready_after(result: pytest.RunResult, service: str) -> float:
-    """Seconds the session's summary table says `service` took to become ready."""
-    for line in result.stdout.lines:
-        match = re.match(rf"\s+{re.escape(service)}\s+\S+\s+([\d.]+) s\s", line)
-        if match:
-            return float(match.group(1))
-    raise AssertionError(f"no summary line for {service!r}:\n{result.stdout.str()}")
-
-
 def test_tutorial_stack_queues_and_runs_a_task_through_its_api(
     pytester: pytest.Pytester, inner_project: str, stack_copy: Callable[[str], Path]
 ) -> None:
@@ -85,20 +68,6 @@ def test_tutorial_stack_queues_and_runs_a_task_through_its_api(
     assert {tag.split(":")[0] for image in built for tag in image.repo_tags} == {
         f"{inner_project}-{service}" for service in ("web", "worker", "dashboard")
     }
-
-
-def test_stack_with_ordinary_healthchecks_waits_for_each_and_runs_a_task(
-    pytester: pytest.Pytester, stack_copy: Callable[[str], Path]
-) -> None:
-    folder = stack_copy("ordinary-healthchecks")
-    (folder / "side-by-side.yml").write_text(HEALTHCHECKS_SIDE_BY_SIDE)
-
-    result = run_inner(pytester, "--compose-file", "docker-compose.yml", "--compose-file", "side-by-side.yml")
-
-    result.assert_outcomes(passed=3)
-    result.stdout.fnmatch_lines(["*worker*native healthcheck*"])
-    # Its worker is ready when `celery inspect ping` first answers, after Redis is healthy.
-    assert ready_after(result, "worker") > ready_after(result, "redis")
 
 
 def test_oneshot_stack_runs_its_migration_before_the_app(
