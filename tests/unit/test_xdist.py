@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+
+import pytest
 
 from pytest_tel3sis_compose.core.settings import StackSettings
 from pytest_tel3sis_compose.core.sharing import start_or_attach
@@ -14,6 +16,14 @@ from pytest_tel3sis_compose.core.stack import ComposeStack
 from pytest_tel3sis_compose.errors import EngineError
 from pytest_tel3sis_compose.plugin.xdist import OWNER_PID, SHARED_FOLDER, XdistController, worker_input
 from tests.unit.fakes import FakeEngine, compose, service
+
+
+@pytest.fixture
+def default_sigterm() -> Iterator[None]:
+    """SIGTERM as Python leaves it (a test run may have a handler of its own): restored after."""
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    signal.signal(signal.SIGTERM, previous)
 
 
 class FirstDownFails(FakeEngine):
@@ -28,7 +38,7 @@ class FirstDownFails(FakeEngine):
 
 
 def test_workers_get_one_folder_and_every_shared_stack_goes_down_after_the_run(
-    make_settings: Callable[..., StackSettings],
+    make_settings: Callable[..., StackSettings], default_sigterm: None
 ) -> None:
     engine = FirstDownFails(compose(web=service()))
     controller = XdistController(lambda: engine)
