@@ -263,9 +263,9 @@ class WhalesProject:
         except self._whales.DockerException:
             return None
 
-    def up(self) -> None:
+    def up(self, services: Sequence[str] = ()) -> None:
         # quiet=True captures stderr, so a failure carries Compose's own reason.
-        self.docker.compose.up(detach=True, quiet=True, remove_orphans=True)
+        self.docker.compose.up(list(services) or None, detach=True, quiet=True, remove_orphans=True)
 
     def status(self, service: str) -> ContainerStatus | None:
         container_id = self._container_ids.get(service)

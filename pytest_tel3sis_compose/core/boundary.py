@@ -75,8 +75,8 @@ class ComposeProject(Protocol):
     def image_id(self, reference: str) -> str | None:
         """The local image ID a reference names, or None when there is no such image."""
 
-    def up(self) -> None:
-        """Create and start every service in the background (`up --detach`)."""
+    def up(self, services: Sequence[str] = ()) -> None:
+        """Create and start these services (all: none named) in the background (`up --detach`)."""
 
     def status(self, service: str) -> ContainerStatus | None:
         """The service's container now, or None while it has none."""

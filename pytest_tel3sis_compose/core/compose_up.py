@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from pytest_tel3sis_compose.core.boundary import ComposeProject
 from pytest_tel3sis_compose.core.diagnosis import compose_reason
@@ -27,14 +27,16 @@ class BoundedUp:
     def running(self) -> bool:
         return self.finished is not None and not self.finished.is_set()
 
-    def run(self, deadline: float, diagnose: Callable[[str], StackStartError]) -> None:
-        """Start every service; raise `diagnose(reason)` if `up` fails or outlasts `deadline`."""
+    def run(
+        self, services: Sequence[str], deadline: float, diagnose: Callable[[str], StackStartError]
+    ) -> None:
+        """Start `services`; raise `diagnose(reason)` if `up` fails or outlasts `deadline`."""
         outcome: list[BaseException] = []
         finished = self.finished = threading.Event()
 
         def up() -> None:
             try:
-                self.compose.up()
+                self.compose.up(services)
             except BaseException as exc:  # re-raised in the calling thread
                 outcome.append(exc)
             finally:

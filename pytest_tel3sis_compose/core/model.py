@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,8 @@ class ServiceSpec:
     """Another service waits for this one with `service_completed_successfully`."""
     healthy_dependency: bool = False
     """Another service waits for this one with `service_healthy`."""
+    depends_on: tuple[str, ...] = ()
+    """The services this one needs started first."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class ProjectSpec:
                 builds="build" in raw,
                 completed_dependency=name in completed,
                 healthy_dependency=name in healthy,
+                depends_on=tuple(_depends_on(raw)),
             )
             for name, raw in raw_services.items()
         }
@@ -71,6 +74,19 @@ class ProjectSpec:
             networks=_owned(config.get("networks")) or ("default",),
             volumes=_owned(config.get("volumes")),
         )
+
+    def closure(self, names: Iterable[str]) -> tuple[str, ...]:
+        """The services named and everything they depend on, in the configuration's order."""
+        needed: set[str] = set()
+        pending = [self.service(name).name for name in names]
+        while pending:
+            name = pending.pop()
+            if name not in needed:
+                needed.add(name)
+                pending.extend(
+                    dependency for dependency in self.services[name].depends_on if dependency in self.services
+                )
+        return tuple(name for name in self.services if name in needed)
 
     def service(self, name: str) -> ServiceSpec:
         try:

@@ -7,7 +7,7 @@ the folder (the xdist controller), which outlives every worker, crashed or not.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -27,7 +27,10 @@ class SharedStackError(ComposeError):
 
 
 def start_or_attach(
-    folder: Path, stack: ComposeStack, attach: Callable[[StackRecord], ComposeStack]
+    folder: Path,
+    stack: ComposeStack,
+    attach: Callable[[StackRecord], ComposeStack],
+    services: Iterable[str] | None = None,
 ) -> ComposeStack:
     """Start `stack` as the shared stack if nobody has yet, else attach to the one that is.
 
@@ -40,7 +43,7 @@ def start_or_attach(
         failure = folder / _FAILURE
         if record is None and not failure.exists():
             try:
-                stack.start()
+                stack.start(services)
             except BaseException as exc:
                 _write(failure, f"{type(exc).__name__}: {exc}")
                 raise
@@ -48,7 +51,17 @@ def start_or_attach(
             return stack
     if record is None:
         raise SharedStackError(f"{failure.read_text()}\n(reported by the worker that started the stack)")
-    return attach(record)
+    attached = attach(record)
+    extend_shared(folder, attached, services)
+    return attached
+
+
+def extend_shared(folder: Path, stack: ComposeStack, services: Iterable[str] | None) -> None:
+    """Start what of `services` the shared stack lacks; one process at a time, so `up`s never race."""
+    wanted = list(stack.services if services is None else services)
+    if not set(wanted) <= set(stack.ready_after):
+        with FileLock(str(folder / "stack.lock")):
+            stack.extend(wanted)
 
 
 def take_down_shared(folder: Path, engine: Engine, wait: float = 120) -> StackRecord | None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import enum
 import shutil
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -22,14 +21,14 @@ from pytest_tel3sis_compose.core.endpoints import Endpoints
 from pytest_tel3sis_compose.core.isolation import Isolation
 from pytest_tel3sis_compose.core.listener import StackListener, ignore
 from pytest_tel3sis_compose.core.model import ProjectSpec
-from pytest_tel3sis_compose.core.override import stack_override, write_override
-from pytest_tel3sis_compose.core.ownership import Janitor, Owner, make_workdir
+from pytest_tel3sis_compose.core.ownership import Owner, make_workdir
 from pytest_tel3sis_compose.core.planning import plan_probes
 from pytest_tel3sis_compose.core.probes import Probe
 from pytest_tel3sis_compose.core.readiness import wait_until_ready
-from pytest_tel3sis_compose.core.reuse import KeptStack, ReuseVerdict, look_at_kept, verdict
+from pytest_tel3sis_compose.core.reuse import ReuseVerdict
 from pytest_tel3sis_compose.core.settings import StackSettings
 from pytest_tel3sis_compose.core.signals import interrupts_ignored
+from pytest_tel3sis_compose.core.startup import Startup
 from pytest_tel3sis_compose.errors import ComposeError, StackStartError
 
 
@@ -106,41 +105,56 @@ class ComposeStack:
 
     # -- bringing it up --------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, services: Iterable[str] | None = None) -> None:
         """Build, start and wait until every service is ready, or raise.
 
-        On failure the stack is left as it is, for `stop()` (or the context
-        manager) to remove; the error carries what is needed to diagnose it.
+        `services` (with what they depend on) are all that starts; None: all of
+        them. On failure the stack is left as it is, for `stop()` (or the
+        context manager) to remove; the error carries what is needed to diagnose it.
         """
         self.engine.check()
         settings = self.settings
         self.probes.update(plan_probes(self.project, settings.probes, settings.require_healthy))
-        sweep = _in_background(Janitor(self.engine).sweep)  # done before `up`, which it may affect
-        self._workdir = make_workdir(Owner.of(self.settings.owner_pid))
-        kept = look_at_kept(self.compose, self.config) if self.settings.reuse else None
-        self.compose.add_compose_file(write_override(self._override_document(kept), self._workdir))
-        self.reuse = verdict(kept, self.probes) if kept else None
-        reusing = self.reuse is not None and self.reuse.outcome == "reused"
-        self._known = dict(kept.statuses) if kept and reusing else {}
-        if not reusing:
-            if self.settings.build:
-                self.listener(None, "building")
-                self.compose.build()
-            self.swept = sweep.result()
-            if self.reuse is not None and self.reuse.outcome == "recreated":
-                self.compose.down(0)
-        started = time.monotonic()
-        deadline = started + self.settings.timeout
+        wanted = self.project.closure(self.project.services if services is None else services)
+        self._workdir = make_workdir(Owner.of(settings.owner_pid))
+        startup = Startup(
+            self.engine,
+            self.compose,
+            self.config,
+            self.project,
+            self.probes,
+            settings,
+            self.coverage,
+            self.listener,
+        )
+        prepared = startup.prepare(self._workdir, wanted)
+        self.isolation, self.reuse, self.swept = prepared.isolation, prepared.reuse, prepared.swept
+        self._known = prepared.known
         self.phase = Phase.STARTING
         self.watch.start()
+        self._bring_up(wanted, reusing=prepared.reusing)
+        if prepared.sweep is not None:
+            self.swept = prepared.sweep.result()  # nothing of this project to wait for: joined last
+        self.phase = Phase.READY
+
+    def extend(self, services: Iterable[str]) -> None:
+        """Start what of `services` (and what they depend on) is not running yet, and wait for it."""
+        missing = tuple(name for name in self.project.closure(services) if name not in self.ready_after)
+        if missing:
+            self._bring_up(missing, reusing=False)
+
+    def _bring_up(self, services: tuple[str, ...], reusing: bool) -> None:
+        started = time.monotonic()
+        deadline = started + self.settings.timeout
         if reusing:
             self.listener(None, "reusing", self.project_name)
         else:
-            self.listener(None, "starting")
-            self._up.run(deadline, self._diagnose)
-        self.ready_after = wait_until_ready(
+            everything = len(services) == len(self.project.services)
+            self.listener(None, "starting", "" if everything else ", ".join(services))
+            self._up.run(() if everything else services, deadline, self._diagnose)
+        ready_after = wait_until_ready(
             self.compose,
-            self.probes,
+            {name: self.probes[name] for name in services},
             started=started,
             deadline=deadline,
             address_for=self.endpoints.address,
@@ -149,22 +163,10 @@ class ComposeStack:
             listener=self.listener,
             known=self._known,
         )
-        self.watch.arm({service: started + seconds for service, seconds in self.ready_after.items()})
-        self.watch.read_health([name for name, spec in self.project.services.items() if spec.has_healthcheck])
-        if reusing:
-            self.swept = sweep.result()  # nothing of this project to wait for: joined last
-        self.phase = Phase.READY
+        self.ready_after.update(ready_after)
+        self.watch.arm({service: started + seconds for service, seconds in ready_after.items()})
+        self.watch.read_health([name for name in services if self.project.services[name].has_healthcheck])
         self.listener(None, "ready", f"{time.monotonic() - started:.1f} s")
-
-    def _override_document(self, kept: KeptStack | None) -> dict[str, Any]:
-        assert self._workdir is not None, "the stack's folder is made first"
-        document, self.isolation = stack_override(
-            self.config, self.project, self.probes, self.settings, kept, self.coverage, self._workdir
-        )
-        for state, lines in (("isolated", self.isolation.rewritten), ("shared", self.isolation.shared)):
-            for line in lines:
-                self.listener(None, state, line)
-        return document
 
     def _diagnose(self, reason: str) -> StackStartError:
         return diagnose(self.compose, self.probes, reason, self.settings.log_lines)
@@ -292,10 +294,3 @@ class ComposeStack:
         """A service's log: all of it, its last `tail` lines, or what it wrote in [since, until)."""
         self.project.service(service)
         return self.compose.logs(service, tail=tail, since=since, until=until)
-
-
-def _in_background(work: Callable[[], list[str]]) -> Future[list[str]]:
-    pool = ThreadPoolExecutor(1, thread_name_prefix="janitor")
-    future: Future[list[str]] = pool.submit(work)
-    pool.shutdown(wait=False)
-    return future

@@ -10,16 +10,10 @@ from __future__ import annotations
 import pytest
 
 from pytest_tel3sis_compose.core.crashwatch import Crash
-from pytest_tel3sis_compose.plugin.state import StackInUse, state_of
+from pytest_tel3sis_compose.plugin.state import StackInUse, stacks_of, state_of
 
 #: Per test: how many crashes each of its stacks had when it started.
 _SEEN = pytest.StashKey[dict[str, int]]()
-
-
-def stacks_of(item: pytest.Item) -> list[StackInUse]:
-    state = state_of(item.config)
-    found = (state.in_use(fixture) for fixture in getattr(item, "fixturenames", ()))
-    return [used for used in found if used is not None]
 
 
 def check_before(item: pytest.Item) -> None:

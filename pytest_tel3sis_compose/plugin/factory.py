@@ -17,6 +17,7 @@ from pytest_tel3sis_compose.core.sharing import start_or_attach
 from pytest_tel3sis_compose.core.signals import sigterm_raises_interrupt
 from pytest_tel3sis_compose.core.stack import ComposeStack
 from pytest_tel3sis_compose.errors import ComposeError
+from pytest_tel3sis_compose.plugin import focus
 from pytest_tel3sis_compose.plugin.progress import Progress
 from pytest_tel3sis_compose.plugin.stack_settings import DECLARABLE, Scope, StackDeclaration, settings_for
 from pytest_tel3sis_compose.plugin.state import StackInUse, state_of
@@ -110,8 +111,8 @@ def provide(request: pytest.FixtureRequest, declaration: StackDeclaration) -> It
 
     with sigterm_raises_interrupt():
         try:
-            stack, failure = _bring_up(own, folder, attach_here)
-            state.stacks.append(StackInUse(fixture, stack, declaration.declared_in))
+            stack, failure = _bring_up(own, folder, attach_here, state.current_item, fixture)
+            state.stacks.append(StackInUse(fixture, stack, declaration.declared_in, folder is not None))
             if failure:
                 pytest.fail(failure, pytrace=False)
             yield stack
@@ -128,7 +129,11 @@ def _settings(request: pytest.FixtureRequest, declaration: StackDeclaration, fix
 
 
 def _bring_up(
-    own: ComposeStack, folder: Path | None, attach: Callable[[StackRecord], ComposeStack]
+    own: ComposeStack,
+    folder: Path | None,
+    attach: Callable[[StackRecord], ComposeStack],
+    item: pytest.Item | None,
+    fixture: str,
 ) -> tuple[ComposeStack, str | None]:
     """Start the stack, or in an xdist worker start or attach to the run's.
 
@@ -137,9 +142,13 @@ def _bring_up(
     exception chain would only bury it.
     """
     try:
+        wanted = None  # the first test's needs: later tests extend the stack as they need
+        if focus.is_focused(item):
+            own.engine.check()  # before the files are read, for the clearer error
+            wanted = focus.needs(item, fixture, own.services)
         if folder is None:
-            own.start()
+            own.start(wanted)
             return own, None
-        return start_or_attach(folder, own, attach), None
+        return start_or_attach(folder, own, attach, wanted), None
     except ComposeError as exc:
         return own, f"{type(exc).__name__}: {exc}"

@@ -15,6 +15,7 @@ from pytest_tel3sis_compose.core.ownership import Janitor
 from pytest_tel3sis_compose.errors import ComposeError
 from pytest_tel3sis_compose.plugin import crashes
 from pytest_tel3sis_compose.plugin.fixtures import compose_probes, compose_settings, compose_stack
+from pytest_tel3sis_compose.plugin.focus import MARKER_HELP, extend_for
 from pytest_tel3sis_compose.plugin.options import add_options
 from pytest_tel3sis_compose.plugin.reporting import (
     TEST_STARTED,
@@ -38,6 +39,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     state = _state(config)
+    config.addinivalue_line("markers", MARKER_HELP)
     if not hasattr(config, "workerinput"):  # the controller, or a run without xdist
         config.pluginmanager.register(XdistController(lambda: state.engine), "tel3sis-compose-xdist")
 
@@ -93,10 +95,13 @@ def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Ite
     return [f"compose: {state_of(config).engine.versions()}"]
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     item.stash[TEST_STARTED] = datetime.now(timezone.utc)
+    state_of(item.config).current_item = item
     crashes.check_before(item)
+    yield  # the fixtures: a stack the test is first to use starts with what it needs
+    extend_for(item)
 
 
 @pytest.hookimpl(wrapper=True)

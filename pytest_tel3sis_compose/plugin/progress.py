@@ -15,7 +15,7 @@ import pytest
 
 _STACK_STATES = {
     "building": "building images",
-    "starting": "starting",
+    "starting": "starting {detail}",
     "reusing": "reusing the kept stack",
     "ready": "ready in {detail}",
     "stopping": "taking the stack down",
@@ -48,7 +48,9 @@ class Progress:
         if not self.enabled:
             return
         if service is None:
-            text = f"compose {self.project}: " + _STACK_STATES.get(state, state).format(detail=detail)
+            text = (
+                f"compose {self.project}: " + _STACK_STATES.get(state, state).format(detail=detail).rstrip()
+            )
         else:
             text = f"  {service:<14} " + _SERVICE_STATES.get(state, state).format(detail=detail)
         key = service or ""

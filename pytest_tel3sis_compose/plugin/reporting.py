@@ -84,7 +84,7 @@ def summary_lines(used: StackInUse) -> list[str]:
             (
                 service,
                 stack.endpoints.known_url(service) or "-",
-                f"{seconds:.1f} s" if seconds is not None else "-",
+                f"{seconds:.1f} s" if seconds is not None else "not started",
                 stack.watch.health.get(service, "?") if has_healthcheck else "-",
                 stack.probes[service].describe() if service in stack.probes else "-",
             )

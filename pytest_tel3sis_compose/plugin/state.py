@@ -24,6 +24,8 @@ class StackInUse:
     fixture: str
     stack: ComposeStack
     declared_in: str
+    shared: bool = False
+    """Shared by pytest-xdist workers (a session-scoped stack in a worker)."""
 
 
 @dataclass
@@ -31,6 +33,8 @@ class SessionState:
     options: SessionOptions
     project_name: str = field(default_factory=unique_project_name)
     """The session's own project name, for the stack the options configure."""
+    current_item: pytest.Item | None = None
+    """The test being set up: the first test using a stack says what of it starts."""
     stacks: list[StackInUse] = field(default_factory=list)
     """Every stack a fixture provided this session, in order, the ones taken down included."""
     _engine: Engine | None = None
@@ -48,6 +52,13 @@ class SessionState:
 
 
 STATE = pytest.StashKey[SessionState]()
+
+
+def stacks_of(item: pytest.Item) -> list[StackInUse]:
+    """The stacks a test uses, by the fixtures it asks for."""
+    state = state_of(item.config)
+    found = (state.in_use(fixture) for fixture in getattr(item, "fixturenames", ()))
+    return [used for used in found if used is not None]
 
 
 def state_of(config: pytest.Config) -> SessionState:

@@ -181,6 +181,7 @@ class FakeEngine:
         self.log_calls: list[tuple[str, int | None]] = []
         self.added_files: list[Path] = []
         self.streams: list[FakeStream] = []
+        self.up_services: list[tuple[str, ...]] = []
 
     # -- what tests look at ------------------------------------------------------
 
@@ -255,8 +256,9 @@ class FakeEngine:
     def image_id(self, reference: str) -> str | None:
         return self.images.get(reference)
 
-    def up(self) -> None:
+    def up(self, services: Sequence[str] = ()) -> None:
         self._record("up")
+        self.up_services.append(tuple(services))
         self.up_entered.set()
         try:
             if self.up_release is not None:
