@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 BENCH_ROUNDS ?= 5
 
-.PHONY: integration test unit lint workflow-check engine registry setup image coverage-report release-rehearsal bench
+.PHONY: integration test unit lint workflow-check engine podman rootless-docker registry setup image coverage-report release-rehearsal bench
 
 ## integration: set everything up, then run the stack's integration tests through the plugin
 integration: setup engine
@@ -57,6 +57,14 @@ $(VENV)/.installed: pyproject.toml
 ## engine: a running Docker engine with Compose v2 and the stack's base images
 engine:
 	bash scripts/bootstrap-docker.sh
+
+## podman: Podman's Docker-compatible API service, with the stack's base images (IMAGES=... loads more)
+podman: engine
+	bash scripts/bootstrap-podman.sh $(IMAGES)
+
+## rootless-docker: a rootless dockerd for a test user, with the stack's base images (IMAGES=... loads more)
+rootless-docker: engine
+	bash scripts/bootstrap-rootless-docker.sh $(IMAGES)
 
 ## bench: time the plugin against raw Compose, pytest-docker and testcontainers (BENCH_ROUNDS=5)
 bench: setup engine
