@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from pytest_tel3sis_compose.core.boundary import CommandResult, ContainerEvent, ContainerStatus
+from pytest_tel3sis_compose.core.boundary import CommandResult, ContainerEvent, ContainerStatus, EngineInfo
 from pytest_tel3sis_compose.core.docker_host import LOCAL, context_name, host_of, is_loopback
 from pytest_tel3sis_compose.core.ownership import PROJECT_LABEL
 from pytest_tel3sis_compose.errors import ConfigError, EngineError
@@ -54,6 +54,7 @@ class DockerEngine:
 
     def __init__(self) -> None:
         self._checked = False
+        self._info: EngineInfo | None = None
         self._host: str | None = None
         self._prefetched: dict[tuple[object, ...], Future[Mapping[str, Any]]] = {}
         self._lock = threading.Lock()
@@ -78,7 +79,7 @@ class DockerEngine:
         self._checked = True
 
     def versions(self) -> str:
-        """Asked of the CLI in parallel (a header must be quick); a remote engine is named, not asked.
+        """For the report header; a remote engine is named, not asked.
 
         Over ssh or a slow link the question alone could hold the session up;
         the stack's start asks anyway.
@@ -89,15 +90,21 @@ class DockerEngine:
         context = context_name()
         if context is not None and not os.environ.get("DOCKER_HOST"):
             return f"docker engine of context {context}"
-        commands = (
-            ["docker", "version", "--format", "{{.Server.Version}}"],
-            ["docker", "compose", "version", "--short"],
-        )
-        with ThreadPoolExecutor(2) as pool:
-            engine, compose = pool.map(_ask, commands)
-        if engine and compose:
+        info = self.info()
+        engine = info.describe() if info.version else "docker engine not reachable"
+        return f"{engine}; Compose {info.compose_version or 'v2 not installed'}"
+
+    def info(self) -> EngineInfo:
+        """Asked of the CLI in parallel, once; an engine that does not answer is asked again later."""
+        if self._info is not None:
+            return self._info
+        with ThreadPoolExecutor(3) as pool:
+            version, details, compose = pool.map(_ask, _INFO_COMMANDS)
+        info = parse_info(version, details, compose)
+        if info.version and info.compose_version:
+            self._info = info
             self._checked = True  # both answered: the stack's own check need not ask again
-        return f"docker engine {engine or 'not reachable'}, Compose {compose or 'v2 not installed'}"
+        return info
 
     def host(self) -> str:
         """DOCKER_HOST's host, else the current docker context's; 127.0.0.1 for a local engine."""
@@ -119,6 +126,33 @@ class DockerEngine:
             return str(whales.docker.context.inspect(name).endpoints["docker"].host)
         except (whales.DockerException, KeyError) as exc:
             raise ConfigError(f"cannot read docker context {name!r}: {exc}") from None
+
+    def libpod_healthcheck(self, container_id: str) -> str | None:
+        """Podman's API: run a container's healthcheck once (it records the verdict); its status.
+
+        Podman runs healthchecks only through systemd; without it, this is how
+        they run at all. The Docker-compatible socket serves the libpod API too.
+        """
+        import httpx
+
+        docker_host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        api = f"/v{self.info().api_version[0]}.{self.info().api_version[1]}"
+        path = f"{api}/libpod/containers/{container_id}/healthcheck"
+        try:
+            if docker_host.startswith("unix://"):
+                transport = httpx.HTTPTransport(uds=docker_host.removeprefix("unix://"))
+                with httpx.Client(transport=transport, timeout=60) as client:
+                    response = client.get(f"http://engine{path}")
+            elif docker_host.startswith("tcp://"):
+                response = httpx.get(f"http://{docker_host.removeprefix('tcp://')}{path}", timeout=60)
+            else:
+                return None  # ssh and contexts: not reachable from here without the CLI
+        except httpx.HTTPError:
+            return None
+        if response.status_code != 200:
+            return None
+        status = response.json().get("Status")
+        return str(status) if status else None
 
     def project(self, files: Sequence[Path], name: str) -> WhalesProject:
         return WhalesProject(self, files, name)
@@ -248,8 +282,17 @@ class WhalesProject:
         # Streamed and kept, not printed: a test's report is no place for a build log,
         # but a failed build's last lines say why it failed.
         output: list[str] = []
+        docker = self.docker
+        if self._engine.info().kind == "podman":
+            # Compose's BuildKit path pulls a builder image Podman's API cannot run;
+            # the classic builder works.
+            docker = self._whales.DockerClient(
+                compose_files=self._files,
+                compose_project_name=self.name,
+                client_call=["env", "DOCKER_BUILDKIT=0", "docker"],
+            )
         try:
-            for _, line in self.docker.compose.build(stream_logs=True):
+            for _, line in docker.compose.build(stream_logs=True):
                 output.append(line.decode(errors="replace"))
         except self._whales.DockerException as exc:
             tail = "".join(output[-BUILD_LINES:]).rstrip()
@@ -350,6 +393,11 @@ class WhalesProject:
         except self._whales.DockerException as exc:
             return f"(log unavailable: {_stderr(exc)})"
 
+    def run_healthcheck(self, container_id: str) -> str | None:
+        if self._engine.info().kind != "podman":
+            return None
+        return self._engine.libpod_healthcheck(container_id)
+
     def events(self, on_event: Callable[[ContainerEvent], None]) -> _EventStream:
         # The CLI's stream, not python-on-whales' events(): that one cannot be stopped
         # until an event arrives, and a stack's watch must end with its teardown.
@@ -435,6 +483,34 @@ def parse_event(line: str) -> ContainerEvent | None:
         detail=detail or str(attributes.get("health_status", "")),
         exit_code=int(exit_code) if str(exit_code).lstrip("-").isdigit() else None,
         at=int(raw.get("timeNano") or 0) / 1e9 or float(raw.get("time") or 0),
+    )
+
+
+_INFO_COMMANDS = (
+    [
+        "docker", "version", "--format",
+        "{{.Client.APIVersion}}|{{.Server.Version}}|{{range .Server.Components}}{{.Name}};{{end}}",
+    ],
+    ["docker", "info", "--format", "{{json .SecurityOptions}}|{{.CgroupDriver}}"],
+    ["docker", "compose", "version", "--short"],
+)  # fmt: skip
+
+
+def parse_info(version: str, details: str, compose: str) -> EngineInfo:
+    """EngineInfo from the answers to _INFO_COMMANDS ("" where one did not answer)."""
+    api, _, rest = version.partition("|")
+    server, _, components = rest.partition("|")
+    options, _, cgroup_driver = details.partition("|")
+    podman = "Podman" in components
+    major, _, minor = api.partition(".")
+    return EngineInfo(
+        kind="podman" if podman else "docker",
+        version=server,
+        api_version=(int(major), int(minor)) if major.isdigit() and minor.isdigit() else (1, 45),
+        rootless="rootless" in options,
+        # Podman runs healthchecks through systemd timers, and so only with systemd.
+        runs_healthchecks=not podman or cgroup_driver == "systemd",
+        compose_version=compose,
     )
 
 

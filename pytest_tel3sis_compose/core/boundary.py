@@ -54,6 +54,30 @@ class ContainerEvent:
     """When the engine says it happened, in seconds since the epoch."""
 
 
+@dataclass(frozen=True)
+class EngineInfo:
+    """What kind of engine it is, as far as the plugin's choices depend on it."""
+
+    kind: str = "docker"
+    """docker or podman (through its Docker-compatible API)."""
+    version: str = ""
+    api_version: tuple[int, int] = (1, 45)
+    """The API version the client speaks with it (DOCKER_API_VERSION may lower it)."""
+    rootless: bool = False
+    runs_healthchecks: bool = True
+    """Whether the engine runs containers' healthchecks itself (Podman needs systemd for it)."""
+    compose_version: str = ""
+
+    @property
+    def start_interval(self) -> bool:
+        """Healthchecks may say `start_interval` (API 1.44, Docker 25, and later)."""
+        return self.api_version >= (1, 44)
+
+    def describe(self) -> str:
+        """`docker 26.1.5, rootful` or `podman 4.3.1, rootless`."""
+        return f"{self.kind} {self.version or '?'}, {'rootless' if self.rootless else 'rootful'}"
+
+
 class EventStream(Protocol):
     def close(self) -> None:
         """Stop listening; no event is reported after this returns."""
@@ -98,6 +122,13 @@ class ComposeProject(Protocol):
     def container_log(self, container_id: str) -> str:
         """One container's whole log (quicker than `logs`, which goes through Compose)."""
 
+    def run_healthcheck(self, container_id: str) -> str | None:
+        """Have the engine run the container's own healthcheck once, and record its verdict.
+
+        For engines that do not run healthchecks on their own (Podman without
+        systemd); returns the new status, or None where the engine cannot.
+        """
+
     def events(self, on_event: Callable[[ContainerEvent], None]) -> EventStream:
         """Report every event of the project's containers from now on, from another thread."""
 
@@ -120,7 +151,10 @@ class Engine(Protocol):
         """Raise EngineError, saying how to fix it, unless the engine and Compose v2 answer."""
 
     def versions(self) -> str:
-        """A short description for the report header, such as `docker engine 26.1, Compose 2.40`."""
+        """A short description for the report header, such as `docker 26.1.5, rootful; Compose 2.40.3`."""
+
+    def info(self) -> EngineInfo:
+        """What kind of engine it is (asked once)."""
 
     def host(self) -> str:
         """The address the engine's published ports are reached at from here."""

@@ -145,9 +145,12 @@ class CrashWatch:
             return "was OOM-killed (it ran out of memory)"
         if event.action == "restart":
             return "restarted"
-        if event.action == "health_status" and event.detail == "unhealthy":
+        if event.action == "health_status" and event.detail in ("unhealthy", ""):
+            # Podman's events carry no verdict: the container's state has it.
             status = self.compose.status(event.service)
-            output = f": {status.health_output}" if status and status.health_output else ""
+            if status is None or status.health != "unhealthy":
+                return None
+            output = f": {status.health_output}" if status.health_output else ""
             return f"turned unhealthy{output}"
         return None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,10 @@ class ServiceSpec:
     """Another service waits for this one with `service_healthy`."""
     depends_on: tuple[str, ...] = ()
     """The services this one needs started first."""
+    healthcheck_test: tuple[str, ...] = ()
+    """The native healthcheck's test as the container runs it (`CMD ...` or `CMD-SHELL ...`)."""
+    healthcheck_interval: float = 30.0
+    """Seconds between the native healthcheck's runs."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,10 @@ class ProjectSpec:
                 completed_dependency=name in completed,
                 healthy_dependency=name in healthy,
                 depends_on=tuple(_depends_on(raw)),
+                healthcheck_test=tuple(
+                    _unescape_dollars(list((raw.get("healthcheck") or {}).get("test") or []))
+                ),
+                healthcheck_interval=duration((raw.get("healthcheck") or {}).get("interval"), default=30.0),
             )
             for name, raw in raw_services.items()
         }
@@ -115,6 +124,18 @@ def _owned(section: Any) -> tuple[str, ...]:
     if not isinstance(section, Mapping):
         return ()
     return tuple(name for name, spec in section.items() if not (spec or {}).get("external"))
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)")
+_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+
+
+def duration(value: Any, default: float) -> float:
+    """Seconds in a Compose duration (`1m30s`, `200ms`, `2s`); `default` where there is none."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    parts = _DURATION.findall(str(value or ""))
+    return sum(float(number) * _UNITS[unit] for number, unit in parts) if parts else default
 
 
 def _has_healthcheck(raw: Mapping[str, Any]) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from pytest_tel3sis_compose.core.boundary import EngineInfo
 from pytest_tel3sis_compose.core.container_coverage import ContainerCoverage
 from pytest_tel3sis_compose.core.docker_host import is_loopback
 from pytest_tel3sis_compose.core.isolation import Isolation, Replace, Reset, isolate
@@ -43,7 +44,7 @@ def build_override(
     `fast_healthchecks` names services whose healthcheck someone waits on (the
     plugin, or Compose for `service_healthy`): while they start, their check
     runs every 200 ms instead of at its interval, so they turn healthy the
-    moment they are (engine 25+; older engines ignore start_interval).
+    moment they are (engine 25+, API 1.44; the caller leaves it out for older engines, which refuse it).
     """
     services: dict[str, Any] = {name: {"labels": dict(labels)} for name in project.services}
     for name in fast_healthchecks:
@@ -70,6 +71,7 @@ def stack_override(
     kept: KeptStack | None,
     coverage: ContainerCoverage | None,
     workdir: Path,
+    info: EngineInfo,
 ) -> tuple[dict[str, Any], Isolation]:
     """The whole override of one stack start, and what its isolation changed."""
     owner = Owner.of(settings.owner_pid)
@@ -78,7 +80,8 @@ def stack_override(
     extras = [isolation.services]
     if coverage:
         extras.append(coverage.prepare(project, workdir / "coverage"))
-    fast = waited_healthchecks(project, probes)
+    # Older engines refuse start_interval outright (API < 1.44): there the probes run checks themselves.
+    fast = waited_healthchecks(project, probes) if info.start_interval else []
     return build_override(project, labels, extras, fast, start_period_seconds=settings.timeout), isolation
 
 

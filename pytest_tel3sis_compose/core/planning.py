@@ -9,6 +9,7 @@ from pytest_tel3sis_compose.core.probes import (
     AllOf,
     CompletedProbe,
     HealthcheckProbe,
+    OwnHealthcheckProbe,
     PortProbe,
     Probe,
     RunningProbe,
@@ -19,7 +20,10 @@ from pytest_tel3sis_compose.errors import ConfigError
 
 
 def plan_probes(
-    project: ProjectSpec, declared: Mapping[str, Probe], require_healthy: bool = False
+    project: ProjectSpec,
+    declared: Mapping[str, Probe],
+    require_healthy: bool = False,
+    engine_checks_quickly: bool = True,
 ) -> dict[str, Probe]:
     """The probe each service must pass.
 
@@ -29,6 +33,8 @@ def plan_probes(
     healthcheck; then its published ports must answer; else its container must run.
     With `require_healthy`, a service with a native healthcheck must also be
     healthy by the engine's own verdict, whatever else its probe checks.
+    Where the engine cannot run healthchecks quickly while services start
+    (`engine_checks_quickly` false), the plugin runs the healthcheck's test itself.
     """
     unknown = sorted(set(declared) - set(project.services))
     if unknown:
@@ -38,7 +44,7 @@ def plan_probes(
             setting="probes",
         )
     probes = {
-        name: declared[name] if name in declared else _default_probe(spec)
+        name: declared[name] if name in declared else _default_probe(spec, engine_checks_quickly)
         for name, spec in project.services.items()
     }
     if require_healthy:
@@ -60,13 +66,13 @@ def plan_probes(
     return probes
 
 
-def _default_probe(spec: ServiceSpec) -> Probe:
+def _default_probe(spec: ServiceSpec, engine_checks_quickly: bool) -> Probe:
     if spec.probe is not None:
         return probe_from_spec(spec.probe, where=f"the x-tel3sis-probe field of service {spec.name!r}")
     if spec.completed_dependency:
         return CompletedProbe()
     if spec.has_healthcheck:
-        return HealthcheckProbe()
+        return HealthcheckProbe() if engine_checks_quickly else OwnHealthcheckProbe(spec.healthcheck_test)
     if spec.published_ports:
         return PortProbe(spec.published_ports)
     return RunningProbe()

@@ -288,6 +288,31 @@ class CommandProbe(Probe):
         return ProbeResult(result.exit_code == 0, f"exit {result.exit_code}: {result.output}")
 
 
+class OwnHealthcheckProbe(Probe):
+    """Ready when the service's native healthcheck test passes, run by the plugin in the container.
+
+    For engines that cannot run it quickly while a service starts (Docker
+    before 25, which knows no `start_interval`) or at all (Podman without
+    systemd): the same test, so "ready" still means what the service's own
+    check means.
+    """
+
+    def __init__(self, test: Sequence[str]) -> None:
+        kind, *rest = test
+        self.test = tuple(test)
+        self.argv: tuple[str, ...] = ("sh", "-c", rest[0]) if kind == "CMD-SHELL" else tuple(rest)
+
+    def __repr__(self) -> str:
+        return f"OwnHealthcheckProbe({list(self.test)!r})"
+
+    def describe(self) -> str:
+        return "its healthcheck's test, run by the plugin"
+
+    def check(self, target: ProbeTarget) -> ProbeResult:
+        result = target.execute(self.argv)
+        return ProbeResult(result.exit_code == 0, f"exit {result.exit_code}: {result.output}")
+
+
 class LogProbe(Probe):
     """Ready when the container's log has a line matching `pattern` (a regular expression).
 

@@ -18,6 +18,7 @@ from pytest_tel3sis_compose.core.container_coverage import ContainerCoverage
 from pytest_tel3sis_compose.core.crashwatch import CrashWatch
 from pytest_tel3sis_compose.core.diagnosis import diagnose
 from pytest_tel3sis_compose.core.endpoints import Endpoints
+from pytest_tel3sis_compose.core.healthrunner import HealthRunner
 from pytest_tel3sis_compose.core.isolation import Isolation
 from pytest_tel3sis_compose.core.listener import StackListener, ignore
 from pytest_tel3sis_compose.core.model import ProjectSpec
@@ -80,6 +81,7 @@ class ComposeStack:
         """Statuses the reuse verdict read, for the probes' first check and for ports."""
         self._endpoints: Endpoints | None = None
         self._up = BoundedUp(self.compose)
+        self._runner: HealthRunner | None = None
         self.watch = CrashWatch(self.compose, self.probes, settings.log_lines)
         """Services that die, restart or turn unhealthy after they were ready."""
 
@@ -113,25 +115,19 @@ class ComposeStack:
         context manager) to remove; the error carries what is needed to diagnose it.
         """
         self.engine.check()
-        settings = self.settings
-        self.probes.update(plan_probes(self.project, settings.probes, settings.require_healthy))
+        settings, info = self.settings, self.engine.info()
+        quick = info.start_interval  # the engine runs healthchecks at once while services start
+        self.probes.update(plan_probes(self.project, settings.probes, settings.require_healthy, quick))
         wanted = self.project.closure(self.project.services if services is None else services)
         self._workdir = make_workdir(Owner.of(settings.owner_pid))
-        startup = Startup(
-            self.engine,
-            self.compose,
-            self.config,
-            self.project,
-            self.probes,
-            settings,
-            self.coverage,
-            self.listener,
-        )
-        prepared = startup.prepare(self._workdir, wanted)
+        startup = Startup(self.engine, self.compose, self.config, self.project, self.probes, settings)
+        prepared = startup.prepare(self._workdir, wanted, self.coverage, self.listener, info)
         self.isolation, self.reuse, self.swept = prepared.isolation, prepared.reuse, prepared.swept
-        self._known = prepared.known
+        self._known, self._runner = prepared.known, prepared.runner
         self.phase = Phase.STARTING
         self.watch.start()
+        if self._runner:
+            self._runner.start()
         self._bring_up(wanted, reusing=prepared.reusing)
         if prepared.sweep is not None:
             self.swept = prepared.sweep.result()  # nothing of this project to wait for: joined last
@@ -182,6 +178,8 @@ class ComposeStack:
         with interrupts_ignored():
             try:
                 self.watch.close()  # what teardown does to the containers is no crash
+                if self._runner:
+                    self._runner.close()
                 if self.phase is Phase.READY and self.settings.reuse:
                     self.phase = Phase.KEPT
                 elif self.phase in (Phase.STARTING, Phase.READY):

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_tel3sis_compose.core.boundary import ComposeProject, ContainerStatus, Engine
+from pytest_tel3sis_compose.core.boundary import ComposeProject, ContainerStatus, Engine, EngineInfo
 from pytest_tel3sis_compose.core.container_coverage import ContainerCoverage
+from pytest_tel3sis_compose.core.healthrunner import HealthRunner
 from pytest_tel3sis_compose.core.isolation import Isolation
 from pytest_tel3sis_compose.core.listener import StackListener
 from pytest_tel3sis_compose.core.model import ProjectSpec
@@ -30,6 +31,8 @@ class Preparation:
     """The janitor, still running while a reused stack's probes run; None once joined."""
     swept: list[str] = field(default_factory=list)
     """Projects of dead owners removed before this stack started."""
+    runner: HealthRunner | None = None
+    """Runs the healthchecks where the engine does not; running until the stack goes down."""
 
     @property
     def reusing(self) -> bool:
@@ -46,10 +49,15 @@ class Startup:
     project: ProjectSpec
     probes: Mapping[str, Probe]
     settings: StackSettings
-    coverage: ContainerCoverage | None
-    listener: StackListener
 
-    def prepare(self, workdir: Path, services: tuple[str, ...]) -> Preparation:
+    def prepare(
+        self,
+        workdir: Path,
+        services: tuple[str, ...],
+        coverage: ContainerCoverage | None,
+        listener: StackListener,
+        info: EngineInfo,
+    ) -> Preparation:
         """Sweep, write the override, judge a kept stack, build: all that comes before `up`.
 
         The janitor runs beside the rest and is joined before `up`, which it may
@@ -60,20 +68,22 @@ class Startup:
         settings = self.settings
         kept = look_at_kept(self.compose, self.config) if settings.reuse else None
         document, isolation = stack_override(
-            self.config, self.project, self.probes, settings, kept, self.coverage, workdir
+            self.config, self.project, self.probes, settings, kept, coverage, workdir, info
         )
         self.compose.add_compose_file(write_override(document, workdir))
         for state, lines in (("isolated", isolation.rewritten), ("shared", isolation.shared)):
             for line in lines:
-                self.listener(None, state, line)
+                listener(None, state, line)
         reuse = verdict(kept, {name: self.probes[name] for name in services}) if kept else None
         prepared = Preparation(isolation, reuse, sweep=sweep)
+        if not info.runs_healthchecks:
+            prepared.runner = HealthRunner(self.compose, self.project)
         if prepared.reusing:
             assert kept is not None
             prepared.known = dict(kept.statuses)
             return prepared
         if settings.build:
-            self.listener(None, "building")
+            listener(None, "building")
             self.compose.build()
         prepared.swept, prepared.sweep = sweep.result(), None
         if reuse is not None and reuse.outcome == "recreated":

@@ -63,7 +63,7 @@ def test_progress_header_and_summary_are_shown_and_quiet_silences_progress(
             "compose files: docker-compose.yml; project: set by the docker_compose_project_name fixture",
             "collected 1 item",
             # Docker is asked only once it is known that a selected test needs a stack.
-            "compose: docker engine *, Compose *",
+            "compose: docker *, root*; Compose *",
             f"compose {inner_project}: starting",
             "  web * waiting on HTTP GET :8000/?from=probe expecting 200",
             "  web * ready in * s",

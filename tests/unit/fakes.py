@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pytest_tel3sis_compose.core.boundary import CommandResult, ContainerEvent, ContainerStatus
+from pytest_tel3sis_compose.core.boundary import CommandResult, ContainerEvent, ContainerStatus, EngineInfo
 from pytest_tel3sis_compose.core.docker_host import host_of
 from pytest_tel3sis_compose.core.ownership import LABEL_OWNER, Owner
 
@@ -143,6 +143,7 @@ class FakeEngine:
         orphans: Sequence[str] = (),
         images: Mapping[str, str] | None = None,
         on_execute: Callable[[str, Sequence[str]], None] | None = None,
+        engine_info: EngineInfo | None = None,
     ) -> None:
         self._config = config
         self._statuses = {name: list(seq) for name, seq in (statuses or {}).items()}
@@ -181,6 +182,10 @@ class FakeEngine:
         self.log_calls: list[tuple[str, int | None]] = []
         self.added_files: list[Path] = []
         self.streams: list[FakeStream] = []
+        self.engine_info = engine_info or EngineInfo(
+            kind="docker", version="26.1.5", compose_version="2.40.3"
+        )
+        self.healthchecks_run: list[str] = []
         self.up_services: list[tuple[str, ...]] = []
 
     # -- what tests look at ------------------------------------------------------
@@ -213,6 +218,9 @@ class FakeEngine:
 
     def versions(self) -> str:
         return "fake engine"
+
+    def info(self) -> EngineInfo:
+        return self.engine_info
 
     def host(self) -> str:
         """As the real engine reads it: DOCKER_HOST's host, else this machine."""
@@ -326,6 +334,11 @@ class FakeEngine:
         if tail is None:
             return text
         return "".join(text.splitlines(keepends=True)[-tail:]) if tail else ""
+
+    def run_healthcheck(self, container_id: str) -> str | None:
+        with self._lock:
+            self.healthchecks_run.append(container_id)
+        return None if self.engine_info.runs_healthchecks else "healthy"
 
     def events(self, on_event: Callable[[ContainerEvent], None]) -> FakeStream:
         self._record("events")
