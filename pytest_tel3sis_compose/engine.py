@@ -229,6 +229,14 @@ class DockerEngine:
                     found.append((project, value))
         return found
 
+    def mark(self, project: str, labels: Mapping[str, str]) -> None:
+        given = [
+            arg
+            for key, value in {PROJECT_LABEL: project, **labels}.items()
+            for arg in ("--label", f"{key}={value}")
+        ]
+        _cli("volume", "create", *given, f"{project}_tel3sis-marker")
+
     def remove_project(self, project: str) -> None:
         by_project = f"label={PROJECT_LABEL}={project}"
         for listing, removal in (
@@ -325,6 +333,10 @@ class WhalesProject:
         state = container.state
         health = state.health
         last = health.log[-1].output if health and health.log else None
+        runs = tuple(
+            f"{run.start:%H:%M:%S} exit {run.exit_code}: {(run.output or '').strip()}"
+            for run in (health.log or [] if health else [])
+        )
         return ContainerStatus(
             service=service,
             container_id=container_id,
@@ -334,6 +346,7 @@ class WhalesProject:
             health_output=(last or "").strip(),
             labels=dict(container.config.labels or {}),
             ports=_published(container.network_settings.ports),
+            health_log=runs,
         )
 
     def _project_containers(self) -> dict[str, str]:

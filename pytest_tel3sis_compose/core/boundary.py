@@ -30,6 +30,8 @@ class ContainerStatus:
     labels: Mapping[str, str] = field(default_factory=dict)
     ports: Mapping[int, tuple[str, int]] = field(default_factory=dict)
     """Published TCP ports: container port -> (host address, host port)."""
+    health_log: tuple[str, ...] = ()
+    """The engine's record of the last healthcheck runs: `<start> exit <code>: <output>` each."""
 
 
 @dataclass(frozen=True)
@@ -170,3 +172,6 @@ class Engine(Protocol):
 
     def remove_project(self, project: str) -> None:
         """Remove every container, network and volume Compose labelled with `project`."""
+
+    def mark(self, project: str, labels: Mapping[str, str]) -> None:
+        """Leave a marker with `labels` beside the project (an empty volume), removed with it."""

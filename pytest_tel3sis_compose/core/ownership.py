@@ -23,6 +23,8 @@ LABEL_OWNER = "io.tel3sis.compose.owner"
 LABEL_SESSION = "io.tel3sis.compose.session"
 LABEL_KEEP = "io.tel3sis.compose.keep"
 LABEL_FINGERPRINT = "io.tel3sis.compose.fingerprint"
+#: LABEL_KEEP's value on a stack a failed session left for inspection (reuse keeps say "true").
+KEPT_FOR_FAILURE = "failure"
 PROJECT_LABEL = "com.docker.compose.project"
 
 
@@ -140,13 +142,20 @@ class Janitor:
         self.engine = engine
 
     def orphaned_projects(self) -> set[str]:
+        """Stacks whose every owner is gone, and which nobody asked to keep."""
         owners: dict[str, set[str]] = {}
         for project, label in self.engine.labelled(LABEL_OWNER):
             owners.setdefault(project, set()).add(label)
-        return {project for project, labels in owners.items() if all(_gone(label) for label in labels)}
+        orphans = {project for project, labels in owners.items() if all(_gone(label) for label in labels)}
+        return orphans - self.kept_projects() if orphans else orphans
 
-    def kept_projects(self) -> set[str]:
-        return {project for project, _ in self.engine.labelled(LABEL_KEEP)}
+    def kept_projects(self, reason: str | None = None) -> set[str]:
+        """Stacks kept on purpose: for reuse (`true`), or for inspection after a failure (`failure`)."""
+        return {project for project, why in self.engine.labelled(LABEL_KEEP) if reason in (None, why)}
+
+    def keep_failed(self, project: str) -> None:
+        """Mark a failed session's stack as kept for inspection: no janitor removes it but a prune."""
+        self.engine.mark(project, {LABEL_KEEP: KEPT_FOR_FAILURE})
 
     def sweep(self) -> list[str]:
         """Remove the stacks (and stack folders) of dead owners; return the projects removed.
@@ -169,8 +178,10 @@ class Janitor:
         return removed
 
     def prune(self, kept: set[str]) -> list[str]:
-        """Remove the stacks of dead owners, and those of the `kept` projects."""
-        projects = self.orphaned_projects() | (self.kept_projects() & kept)
+        """Remove the stacks of dead owners, those kept after failures, and the `kept` projects."""
+        projects = (
+            self.orphaned_projects() | (self.kept_projects() & kept) | self.kept_projects(KEPT_FOR_FAILURE)
+        )
         for project in sorted(projects):
             self.engine.remove_project(project)
         return sorted(projects)

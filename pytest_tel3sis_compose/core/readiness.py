@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -128,8 +129,10 @@ class _Watch:
     def poll(self, service: str, probe: Probe) -> float:
         last: ProbeResult | None = None
         status = self.known.pop(service, None)
+        seen = ""
         while not self.stop.is_set():
             status = status or self.compose.status(service)
+            seen = self._note_change(service, status, last, seen)
             if status is not None:
                 if status.state in ("exited", "dead"):
                     if probe.accepts_completion and status.exit_code == 0:
@@ -146,6 +149,22 @@ class _Watch:
             status = None
             self.stop.wait(self.poll_interval)
         raise _NotReady(service, "cancelled because another service failed", probe, last)
+
+    def _note_change(
+        self, service: str, status: ContainerStatus | None, last: ProbeResult | None, seen: str
+    ) -> str:
+        """Report the service's state when it changes (for the timeline): container, health, probe."""
+        state = (
+            "no container"
+            if status is None
+            else status.state + (f", {status.health}" if status.health else "")
+        )
+        if last is not None:
+            # The output's gist: digits (ports, times, ids) would make every poll a change.
+            state += f"; probe: {re.sub(r'[0-9]+', '#', last.output)[:80]}"
+        if state != seen:
+            self.listener(service, "probing", state)
+        return state
 
 
 def _start_error(

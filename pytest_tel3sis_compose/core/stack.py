@@ -12,24 +12,21 @@ from types import TracebackType
 from typing import Any
 
 from pytest_tel3sis_compose.core import teardown
-from pytest_tel3sis_compose.core.boundary import ComposeProject, ContainerStatus, Engine
+from pytest_tel3sis_compose.core.boundary import ComposeProject, Engine
 from pytest_tel3sis_compose.core.compose_up import BoundedUp
 from pytest_tel3sis_compose.core.container_coverage import ContainerCoverage
 from pytest_tel3sis_compose.core.crashwatch import CrashWatch
 from pytest_tel3sis_compose.core.diagnosis import diagnose
 from pytest_tel3sis_compose.core.endpoints import Endpoints
-from pytest_tel3sis_compose.core.healthrunner import HealthRunner
-from pytest_tel3sis_compose.core.isolation import Isolation
-from pytest_tel3sis_compose.core.listener import StackListener, ignore
+from pytest_tel3sis_compose.core.listener import StackListener, Timeline, ignore
 from pytest_tel3sis_compose.core.model import ProjectSpec
 from pytest_tel3sis_compose.core.ownership import Owner, make_workdir
 from pytest_tel3sis_compose.core.planning import plan_probes
 from pytest_tel3sis_compose.core.probes import Probe
 from pytest_tel3sis_compose.core.readiness import wait_until_ready
-from pytest_tel3sis_compose.core.reuse import ReuseVerdict
 from pytest_tel3sis_compose.core.settings import StackSettings
 from pytest_tel3sis_compose.core.signals import interrupts_ignored
-from pytest_tel3sis_compose.core.startup import Startup
+from pytest_tel3sis_compose.core.startup import Preparation, Startup
 from pytest_tel3sis_compose.errors import ComposeError, StackStartError
 
 
@@ -61,27 +58,23 @@ class ComposeStack:
     def __init__(self, settings: StackSettings, engine: Engine, listener: StackListener = ignore) -> None:
         self.settings = settings
         self.engine = engine
-        self.listener = listener
+        self.timeline = Timeline(listener)
+        """Every report, timed, on its way to `listener`."""
+        self.listener: StackListener = self.timeline
         self.compose = engine.project(settings.compose_files, settings.project_name)
         self.phase = Phase.NEW
         self.probes: dict[str, Probe] = {}
         self.ready_after: dict[str, float] = {}
         """Seconds from `up` until each service was ready."""
         self.teardown_seconds: float | None = None
-        self.reuse: ReuseVerdict | None = None
-        self.isolation: Isolation | None = None
-        """What the override changed so that sessions never collide, and what they still share."""
-        self.swept: list[str] = []
-        """Projects of dead owners removed before this stack started."""
+        self.prepared = Preparation()
+        """What the start found and did before `up`: isolation, reuse verdict, janitor, health runner."""
         self.coverage = ContainerCoverage(settings.coverage) if settings.coverage else None
         self._config: Mapping[str, Any] | None = None
         self._project: ProjectSpec | None = None
         self._workdir: Path | None = None
-        self._known: dict[str, ContainerStatus] = {}
-        """Statuses the reuse verdict read, for the probes' first check and for ports."""
         self._endpoints: Endpoints | None = None
         self._up = BoundedUp(self.compose)
-        self._runner: HealthRunner | None = None
         self.watch = CrashWatch(self.compose, self.probes, settings.log_lines)
         """Services that die, restart or turn unhealthy after they were ready."""
 
@@ -121,16 +114,13 @@ class ComposeStack:
         wanted = self.project.closure(self.project.services if services is None else services)
         self._workdir = make_workdir(Owner.of(settings.owner_pid))
         startup = Startup(self.engine, self.compose, self.config, self.project, self.probes, settings)
-        prepared = startup.prepare(self._workdir, wanted, self.coverage, self.listener, info)
-        self.isolation, self.reuse, self.swept = prepared.isolation, prepared.reuse, prepared.swept
-        self._known, self._runner = prepared.known, prepared.runner
+        prepared = self.prepared = startup.prepare(self._workdir, wanted, self.coverage, self.listener, info)
         self.phase = Phase.STARTING
         self.watch.start()
-        if self._runner:
-            self._runner.start()
+        if prepared.runner:
+            prepared.runner.start()
         self._bring_up(wanted, reusing=prepared.reusing)
-        if prepared.sweep is not None:
-            self.swept = prepared.sweep.result()  # nothing of this project to wait for: joined last
+        prepared.join_janitor()  # for a reused stack, joined last: nothing of this project to wait for
         self.phase = Phase.READY
 
     def extend(self, services: Iterable[str]) -> None:
@@ -157,7 +147,7 @@ class ComposeStack:
             poll_interval=self.settings.poll_interval,
             log_lines=self.settings.log_lines,
             listener=self.listener,
-            known=self._known,
+            known=self.prepared.known,
         )
         self.ready_after.update(ready_after)
         self.watch.arm({service: started + seconds for service, seconds in ready_after.items()})
@@ -178,8 +168,8 @@ class ComposeStack:
         with interrupts_ignored():
             try:
                 self.watch.close()  # what teardown does to the containers is no crash
-                if self._runner:
-                    self._runner.close()
+                if self.prepared.runner:
+                    self.prepared.runner.close()
                 if self.phase is Phase.READY and self.settings.reuse:
                     self.phase = Phase.KEPT
                 elif self.phase in (Phase.STARTING, Phase.READY):
@@ -204,6 +194,11 @@ class ComposeStack:
                 self._up.wait(60)
                 self.compose.down(0, images=True)
             self.phase = Phase.DOWN
+
+    def keep(self) -> None:
+        """Leave the stack running when it is stopped (for inspection); the caller marks it kept."""
+        if self.phase in (Phase.STARTING, Phase.READY):
+            self.phase = Phase.KEPT
 
     # -- handing it to other processes (pytest-xdist): see handoff.py ------------
 
@@ -250,7 +245,7 @@ class ComposeStack:
     def endpoints(self) -> Endpoints:
         if self._endpoints is None:
             self._endpoints = Endpoints(
-                self.project, self.probes, self.compose, self.settings.host, self._known.get
+                self.project, self.probes, self.compose, self.settings.host, self.prepared.known.get
             )
         return self._endpoints
 

@@ -23,8 +23,9 @@ from pytest_tel3sis_compose.core.settings import StackSettings
 
 @dataclass
 class Preparation:
-    isolation: Isolation
-    reuse: ReuseVerdict | None
+    isolation: Isolation = field(default_factory=Isolation)
+    """What the override changed so that sessions never collide, and what they still share."""
+    reuse: ReuseVerdict | None = None
     known: dict[str, ContainerStatus] = field(default_factory=dict)
     """Statuses the reuse verdict read, for the probes' first check and for ports."""
     sweep: Future[list[str]] | None = None
@@ -33,6 +34,10 @@ class Preparation:
     """Projects of dead owners removed before this stack started."""
     runner: HealthRunner | None = None
     """Runs the healthchecks where the engine does not; running until the stack goes down."""
+
+    def join_janitor(self) -> None:
+        if self.sweep is not None:
+            self.swept, self.sweep = self.sweep.result(), None
 
     @property
     def reusing(self) -> bool:

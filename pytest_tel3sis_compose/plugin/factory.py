@@ -18,6 +18,7 @@ from pytest_tel3sis_compose.core.signals import sigterm_raises_interrupt
 from pytest_tel3sis_compose.core.stack import ComposeStack
 from pytest_tel3sis_compose.errors import ComposeError
 from pytest_tel3sis_compose.plugin import focus
+from pytest_tel3sis_compose.plugin.aftermath import leave_behind
 from pytest_tel3sis_compose.plugin.progress import Progress
 from pytest_tel3sis_compose.plugin.stack_settings import DECLARABLE, Scope, StackDeclaration, settings_for
 from pytest_tel3sis_compose.plugin.state import StackInUse, state_of
@@ -109,15 +110,20 @@ def provide(request: pytest.FixtureRequest, declaration: StackDeclaration) -> It
     def attach_here(record: StackRecord) -> ComposeStack:
         return attach(settings, record, state.engine)
 
+    used = StackInUse(fixture, own, declaration.declared_in, shared=folder is not None)
     with sigterm_raises_interrupt():
         try:
-            stack, failure = _bring_up(own, folder, attach_here, state.current_item, fixture)
-            state.stacks.append(StackInUse(fixture, stack, declaration.declared_in, folder is not None))
+            used.stack, failure = _bring_up(own, folder, attach_here, state.current_item, fixture)
+            used.start_failed = failure is not None
+            state.stacks.append(used)
             if failure:
                 pytest.fail(failure, pytrace=False)
-            yield stack
+            yield used.stack
         finally:
-            own.stop()  # does nothing where another process owns the teardown
+            try:
+                leave_behind(used, own, state, request.session)
+            finally:
+                own.stop()  # does nothing where another process owns the teardown, or for a kept stack
 
 
 def _settings(request: pytest.FixtureRequest, declaration: StackDeclaration, fixture: str) -> StackSettings:

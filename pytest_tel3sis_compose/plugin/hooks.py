@@ -13,7 +13,7 @@ import pytest
 
 from pytest_tel3sis_compose.core.ownership import Janitor
 from pytest_tel3sis_compose.errors import ComposeError
-from pytest_tel3sis_compose.plugin import crashes
+from pytest_tel3sis_compose.plugin import aftermath, crashes
 from pytest_tel3sis_compose.plugin.fixtures import compose_probes, compose_settings, compose_stack
 from pytest_tel3sis_compose.plugin.focus import MARKER_HELP, extend_for
 from pytest_tel3sis_compose.plugin.options import add_options
@@ -108,6 +108,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
     crashes.report_after(item, report)
+    aftermath.count_failure(item, report)
     attach_logs(item, report)
     return report
 
@@ -130,6 +131,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
                 terminalreporter.write_line(line)
             for line in crashed:
                 terminalreporter.write_line(line, red=True)
+        for line in aftermath.summary_lines(used):
+            terminalreporter.write_line(line)
         reused = reuse_line(used.stack)
         if reused:
             terminalreporter.write_line(reused)

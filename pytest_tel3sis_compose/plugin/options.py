@@ -176,7 +176,8 @@ OPTIONS = (
     ),
     Option(
         "compose_log_dir",
-        "write every service's full log to DIR/<service>.log when the stack is taken down.",
+        "write every service's full log to DIR/<service>.log when the stack is taken down, and a "
+        "failed stack's forensics bundle (config, ps, logs, events, timeline) to DIR/<project>/.",
         flag="--compose-log-dir",
         ini=None,
         parse=_folder,
@@ -191,6 +192,15 @@ OPTIONS = (
         default=False,
         action="store_true",
         setting="require_healthy",
+    ),
+    Option(
+        "compose_keep_on_failure",
+        "leave a failed stack running, for inspection; later sessions do not reap it; "
+        "`pytest --compose-prune` removes it.",
+        flag="--compose-keep-on-failure",
+        ini="bool",
+        default=False,
+        action="store_true",
     ),
     Option(
         "compose_reuse",
@@ -268,6 +278,7 @@ class SessionOptions:
     compose_coverage_source: tuple[str, ...] = ("/app",)
     compose_coverage_stop_timeout: int = 30
     compose_log_dir: Path | None = None
+    compose_keep_on_failure: bool = False
     compose_require_healthy: bool = False
     compose_reuse: bool = False
     compose_prune: bool = False

@@ -45,7 +45,7 @@ class Progress:
         self.lock = threading.Lock()
 
     def __call__(self, service: str | None, state: str, detail: str = "") -> None:
-        if not self.enabled:
+        if not self.enabled or state == "probing":  # every probe's state change: the timeline's, not ours
             return
         if service is None:
             text = (

@@ -99,7 +99,7 @@ def summary_lines(used: StackInUse) -> list[str]:
     ]
     if stack.teardown_seconds is not None:
         lines.append(f"  taken down in {stack.teardown_seconds:.1f} s")
-    elif stack.phase is Phase.KEPT:
+    elif stack.phase is Phase.KEPT and stack.settings.reuse:
         lines.append("  kept running for the next run (--compose-reuse)")
     title = f"compose stack {stack.project_name}"
     if used.fixture != "compose_stack":
@@ -108,10 +108,10 @@ def summary_lines(used: StackInUse) -> list[str]:
 
 
 def reuse_line(stack: ComposeStack) -> str | None:
-    if stack.reuse is None:
+    if stack.prepared.reuse is None:
         return None
-    line = f"compose stack {stack.project_name}: {stack.reuse}"
-    if stack.phase is Phase.KEPT:
+    line = f"compose stack {stack.project_name}: {stack.prepared.reuse}"
+    if stack.phase is Phase.KEPT and stack.settings.reuse:
         line += "; kept for the next run. Take it down: pytest --compose-prune"
     return line
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +27,11 @@ class StackInUse:
     declared_in: str
     shared: bool = False
     """Shared by pytest-xdist workers (a session-scoped stack in a worker)."""
+    start_failed: bool = False
+    failures: int = 0
+    """Failed reports (setup, call or teardown) of tests that used it."""
+    bundle: Path | None = None
+    """Where its forensics bundle was written, if it failed."""
 
 
 @dataclass

@@ -19,7 +19,7 @@ from typing import Any
 
 from pytest_tel3sis_compose.core.boundary import CommandResult, ContainerEvent, ContainerStatus, EngineInfo
 from pytest_tel3sis_compose.core.docker_host import host_of
-from pytest_tel3sis_compose.core.ownership import LABEL_OWNER, Owner
+from pytest_tel3sis_compose.core.ownership import LABEL_KEEP, LABEL_OWNER, Owner
 
 #: An owner label whose process cannot exist: above Linux's largest pid.
 DEAD_OWNER = Owner.of(os.getpid()).label().replace(f"@{os.getpid()}:", f"@{2**22 + 7}:", 1)
@@ -166,6 +166,7 @@ class FakeEngine:
         self.orphans = list(orphans)
         """Projects whose owner is gone, as the janitor's listings show them, until removed."""
         self.removed_projects: list[str] = []
+        self.marks: dict[str, dict[str, str]] = {}
         self.name = "unit"
         self.project_files: list[Path] = []
         self.images = dict(images or {})
@@ -237,13 +238,21 @@ class FakeEngine:
 
     def labelled(self, label: str) -> list[tuple[str, str]]:
         self._record("labelled", label)
+        if label == LABEL_KEEP:
+            return [(project, labels[LABEL_KEEP]) for project, labels in self.marks.items()]
         if label != LABEL_OWNER:
             return []
         return [(project, DEAD_OWNER) for project in self.orphans]
 
+    def mark(self, project: str, labels: Mapping[str, str]) -> None:
+        self._record("mark", project, dict(labels))
+        self.marks[project] = dict(labels)
+
     def remove_project(self, project: str) -> None:
         self._record("remove_project", project)
-        self.orphans.remove(project)
+        if project in self.orphans:
+            self.orphans.remove(project)
+        self.marks.pop(project, None)
         self.removed_projects.append(project)
 
     def add_compose_file(self, path: Path) -> None:

@@ -324,7 +324,7 @@ def test_orphans_are_swept_and_labels_applied_after_validation_and_before_anythi
     names = engine.names()
     assert names.index("config") < names.index("labelled") < names.index("remove_project") < names.index("up")
     assert names.index("add_compose_file") < names.index("build") < names.index("up")
-    assert stack.swept == ["pytest-1-dead00"]
+    assert stack.prepared.swept == ["pytest-1-dead00"]
     assert set(document["services"]) == {"db", "web"}
     labels = document["services"]["web"]["labels"]
     assert labels[LABEL_OWNER] == Owner.of(stack.settings.owner_pid).label()
