@@ -425,17 +425,18 @@ class WhalesProject:
         if failure:
             raise EngineError(f"stopping project {self.name!r} failed:\n{failure}")
 
-    def down(self, timeout: int, images: bool = False) -> None:
+    def down(self, timeout: int) -> None:
         self._container_ids.clear()  # the next `up` makes new containers
-        rmi = ["--rmi=local"] if images else []
-        failure = self._compose_shielded(
-            "down", "--volumes", "--remove-orphans", *rmi, f"--timeout={timeout}"
-        )
+        failure = self._compose_shielded("down", "--volumes", "--remove-orphans", f"--timeout={timeout}")
         if failure:
             raise EngineError(
                 f"taking project {self.name!r} down failed:\n{failure}\n"
                 f"Remove it by hand: docker compose -p {self.name} down -v --remove-orphans"
             )
+
+    def remove_images(self, references: Sequence[str]) -> None:
+        if references:
+            subprocess.run(["docker", "image", "rm", *references], capture_output=True, check=False)
 
     def _compose_shielded(self, *args: str) -> str:
         """Run `docker compose ARGS` out of the terminal's process group; its stderr if it failed.

@@ -137,13 +137,11 @@ class ComposeProject(Protocol):
     def stop(self, timeout: int) -> None:
         """Stop every container, giving each `timeout` seconds to exit on its own."""
 
-    def down(self, timeout: int, images: bool = False) -> None:
-        """Remove containers, networks, volumes and orphans; stop within `timeout` seconds.
+    def down(self, timeout: int) -> None:
+        """Remove containers, networks, volumes and orphans; stop within `timeout` seconds."""
 
-        With `images`, also the images Compose built and named after the project
-        (`--rmi local`: those without an `image:` of their own), which a project
-        name unique to each session would otherwise pile up.
-        """
+    def remove_images(self, references: Sequence[str]) -> None:
+        """Remove these images where they exist and nothing uses them; never fail for one."""
 
 
 class Engine(Protocol):

@@ -41,6 +41,15 @@ def _current_context() -> str | None:
     return current if isinstance(current, str) else None
 
 
+def is_this_machine(host: str) -> bool:
+    """Whether the engine at `host` is this machine's own (its loopback ports are ours).
+
+    Other loopback addresses (127.0.0.2, ...) name an engine of their own, as a
+    remote one would be: what it binds on 127.0.0.1 is not what we reach.
+    """
+    return host in (LOCAL, "localhost", "::1")
+
+
 def is_loopback(host: str) -> bool:
     """Whether `host` is this machine's loopback (127.0.0.0/8, ::1, localhost)."""
     if host == "localhost":

@@ -110,8 +110,7 @@ def take_down(record: StackRecord, engine: Engine, listener: StackListener = ign
             if record.coverage:
                 coverage = ContainerCoverage(record.coverage)
                 coverage.folder = Path(record.coverage_folder) if record.coverage_folder else None
-            services = list(record.config.get("services") or {})
             log_dir = Path(record.log_dir) if record.log_dir else None
-            return remove(compose, services, record.down_timeout, log_dir, coverage, listener)
+            return remove(compose, record.config, record.down_timeout, log_dir, coverage, listener)
         finally:
             remove_workdir(record.workdir)

@@ -15,7 +15,7 @@ import yaml
 
 from pytest_tel3sis_compose.core.boundary import EngineInfo
 from pytest_tel3sis_compose.core.container_coverage import ContainerCoverage
-from pytest_tel3sis_compose.core.docker_host import is_loopback
+from pytest_tel3sis_compose.core.docker_host import is_this_machine
 from pytest_tel3sis_compose.core.isolation import Isolation, Replace, Reset, isolate
 from pytest_tel3sis_compose.core.model import ProjectSpec
 from pytest_tel3sis_compose.core.ownership import Owner, stack_labels
@@ -76,7 +76,7 @@ def stack_override(
     """The whole override of one stack start, and what its isolation changed."""
     owner = Owner.of(settings.owner_pid)
     labels = stack_labels(owner, settings.session_id, kept.fingerprint if kept else None)
-    isolation = isolate(config, settings.project_name, settings.keep_ports, is_loopback(settings.host))
+    isolation = isolate(config, settings.project_name, settings.keep_ports, is_this_machine(settings.host))
     extras = [isolation.services]
     if coverage:
         extras.append(coverage.prepare(project, workdir / "coverage"))

@@ -184,15 +184,15 @@ class ComposeStack:
         # may create containers after it, so wait for that `up` and sweep again.
         up_was_running = self._up.running
         try:
-            services = list(self.project.services) if self._config is not None else []
+            config = self._config or {}
             log_dir, timeout = self.settings.log_dir, self.settings.down_timeout
             self.teardown_seconds = teardown.remove(
-                self.compose, services, timeout, log_dir, self.coverage, self.listener
+                self.compose, config, timeout, log_dir, self.coverage, self.listener
             )
         finally:
             if up_was_running:
                 self._up.wait(60)
-                self.compose.down(0, images=True)
+                self.compose.down(0)
             self.phase = Phase.DOWN
 
     def keep(self) -> None:

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from pytest_tel3sis_compose.core.boundary import ComposeProject
 from pytest_tel3sis_compose.core.container_coverage import ContainerCoverage
 from pytest_tel3sis_compose.core.listener import StackListener, ignore
 
 
+def built_images(config: Mapping[str, Any], project: str) -> list[str]:
+    """The images Compose built and named after the project: services with `build:` and no `image:`."""
+    services = dict(config.get("services") or {})
+    return [
+        f"{project}-{name}" for name, raw in services.items() if raw.get("build") and not raw.get("image")
+    ]
+
+
 def remove(
     compose: ComposeProject,
-    services: list[str],
+    config: Mapping[str, Any],
     down_timeout: int,
     log_dir: Path | None = None,
     coverage: ContainerCoverage | None = None,
@@ -21,6 +31,7 @@ def remove(
 ) -> float:
     listener(None, "stopping")
     began = time.monotonic()
+    services = list(config.get("services") or {})
     try:
         if log_dir:
             save_logs(compose, services, log_dir)
@@ -30,7 +41,10 @@ def remove(
             coverage.collect()
             down_timeout = 0
     finally:
-        compose.down(down_timeout, images=True)
+        compose.down(down_timeout)
+        # Compose names what it builds for a service without `image:` after the project;
+        # a project name unique to each session would pile those images up.
+        compose.remove_images(built_images(config, compose.name))
         seconds = time.monotonic() - began
         listener(None, "stopped", f"{seconds:.1f} s")
     return seconds

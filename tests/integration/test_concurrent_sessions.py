@@ -41,5 +41,5 @@ def test_three_concurrent_sessions_on_the_reference_stack_all_pass() -> None:
 
     for session, output in zip(sessions, outputs, strict=True):
         assert session.returncode == 0, output
-        assert "5 passed" in output
+        assert "6 passed" in output
     assert [leftovers(project) for project in projects] == [[], [], []]

@@ -69,8 +69,8 @@ def test_progress_header_and_summary_are_shown_and_quiet_silences_progress(
             "  web * ready in * s",
             f"compose {inner_project}: taken down in * s",
             f"*compose stack {inner_project}*",
-            "  service  url * ready after  probe",
-            "  web      http://127.0.0.1:* s * HTTP GET :8000/?from=probe expecting 200",
+            "  service  url * ready after  docker health  probe",
+            "  web      http://127.0.0.1:* s * -  * HTTP GET :8000/?from=probe expecting 200",
             "  taken down in * s",
         ]
     )

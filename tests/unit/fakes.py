@@ -364,7 +364,10 @@ class FakeEngine:
     def stop(self, timeout: int) -> None:
         self._record("stop", timeout)
 
-    def down(self, timeout: int, images: bool = False) -> None:
+    def remove_images(self, references: Sequence[str]) -> None:
+        self._record("remove_images", tuple(references))
+
+    def down(self, timeout: int) -> None:
         self._record("down", timeout)
         if self.up_release is not None:
             self.up_release.set()  # as for real: removing the containers ends a waiting `up`

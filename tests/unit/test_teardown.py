@@ -55,7 +55,7 @@ def test_coverage_stops_gracefully_collects_then_downs_at_once(tmp_path: Path) -
     take_down(record_of(tmp_path, coverage=coverage, coverage_folder=str(folder), down_timeout=5), engine)
 
     assert engine.lifecycle() == ["stop", "down"]
-    assert engine.calls[-2:] == [("stop", 9), ("down", 0)]
+    assert engine.calls[-3:] == [("stop", 9), ("down", 0), ("remove_images", ())]
     assert (tmp_path / "reports" / ".coverage.container.web.1.abc").read_text() == "data"
 
 
@@ -66,3 +66,17 @@ def test_a_failed_down_is_raised_and_the_folder_still_removed(tmp_path: Path) ->
         take_down(record_of(tmp_path), engine)
 
     assert not (tmp_path / "stack").exists()
+
+
+def test_the_images_compose_named_after_the_project_go_with_it(tmp_path: Path) -> None:
+    config = compose(
+        web={**service(), "build": {"context": "."}, "image": "tel3sis:dev"},  # a name of its own: stays
+        worker={**service(), "build": {"context": "."}},
+        cache=service(),
+    )
+    del config["services"]["worker"]["image"]
+    engine = FakeEngine(config)
+
+    take_down(record_of(tmp_path, config=config, project_name="p1"), engine)
+
+    assert engine.calls[-1] == ("remove_images", ("p1-worker",))

@@ -31,7 +31,7 @@ class FirstDownFails(FakeEngine):
         super().__init__(*args, **kwargs)
         self.downed: list[str] = []
 
-    def down(self, timeout: int, images: bool = False) -> None:
+    def down(self, timeout: int) -> None:
         self.downed.append(self.name)
         if self.name == "first":
             raise EngineError("taking first down failed")
