@@ -30,7 +30,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # The main Docker engine, where images come from; never the Podman socket.
-main_docker() { env -u DOCKER_HOST docker "$@"; }
+# shellcheck source=scripts/lib-load-image.sh
+source "$(dirname "$0")/lib-load-image.sh"
+# shellcheck disable=SC2317  # called through load_image
 podman_cli() { CONTAINERS_CONF=$CONF podman "$@"; }
 answers() { timeout 5 curl -fsS --unix-socket "$SOCKET" http://podman/_ping >/dev/null 2>&1; }
 
@@ -141,20 +143,6 @@ ensure_service() {
   exit 1
 }
 
-# Copy an image from the main engine unless Podman has the same one (same ID).
-load_image() {
-  local image=$1 want have
-  want=$(main_docker image inspect -f '{{.Id}}' "$image" 2>/dev/null) || {
-    log "the main Docker engine has no $image; skipped (run scripts/bootstrap-docker.sh, or build it)"
-    return 1
-  }
-  have=$(podman_cli image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
-  if [ "sha256:$have" = "$want" ] || [ "$have" = "$want" ]; then return; fi
-  log "loading $image into Podman's store"
-  main_docker save "$image" | podman_cli load -q >/dev/null
-  # The version it replaces, now untagged: drop it unless a container uses it.
-  if [ -n "$have" ]; then podman_cli image rm "$have" >/dev/null 2>&1 || true; fi
-}
 
 if [ "${1:-}" = --stop ]; then
   stop_service
@@ -165,7 +153,7 @@ install_podman
 write_conf
 ensure_service
 status=0
-for image in "${BASE_IMAGES[@]}" "$@"; do load_image "$image" || status=1; done
+for image in "${BASE_IMAGES[@]}" "$@"; do load_image podman_cli "$image" || status=1; done
 log "ready: $(DOCKER_HOST=unix://$SOCKET docker version --format 'Podman {{.Server.Version}}, API {{.Server.APIVersion}}')"
 echo "export DOCKER_HOST=unix://$SOCKET"
 echo "export CONTAINERS_CONF=$CONF  # for the podman CLI: the same settings as the service"

@@ -37,7 +37,8 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-main_docker() { env -u DOCKER_HOST docker "$@"; }
+# shellcheck source=scripts/lib-load-image.sh
+source "$(dirname "$0")/lib-load-image.sh"
 
 ensure_packages() {
   local pkg missing=()
@@ -194,19 +195,6 @@ ensure_engine() {
   exit 1
 }
 
-load_image() {
-  local image=$1 want have
-  want=$(main_docker image inspect -f '{{.Id}}' "$image" 2>/dev/null) || {
-    log "the main Docker engine has no $image; skipped (run scripts/bootstrap-docker.sh, or build it)"
-    return 1
-  }
-  have=$(rootless_docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)
-  [ "$have" = "$want" ] && return
-  log "loading $image into the rootless engine"
-  main_docker save "$image" | rootless_docker load -q >/dev/null
-  # The version it replaces, now untagged: drop it unless a container uses it.
-  if [ -n "$have" ]; then rootless_docker image rm "$have" >/dev/null 2>&1 || true; fi
-}
 
 if [ "${1:-}" = --stop ]; then
   [ "$USER_ID" != 0 ] && stop_engine
@@ -221,7 +209,7 @@ RUNTIME_DIR=/run/user/$USER_ID
 SOCKET=$RUNTIME_DIR/docker.sock
 ensure_engine
 status=0
-for image in "${BASE_IMAGES[@]}" "$@"; do load_image "$image" || status=1; done
+for image in "${BASE_IMAGES[@]}" "$@"; do load_image rootless_docker "$image" || status=1; done
 log "ready: $(rootless_docker version --format 'engine {{.Server.Version}}, API {{.Server.APIVersion}}'), $(rootless_docker info --format '{{.SecurityOptions}}')"
 echo "export DOCKER_HOST=unix://$SOCKET"
 exit "$status"
