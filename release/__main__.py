@@ -2,7 +2,8 @@
 
     python -m release check-tag v1.4.2 [--owner OWNER] [--revision SHA] [--github-output FILE]
     python -m release tags 1.4.2 --revision SHA
-    python -m release notes --image IMAGE --version 1.4.2 --revision SHA --digest sha256:... [--output FILE]
+    python -m release notes --image IMAGE --version 1.4.2 --revision SHA --digest sha256:... \
+        --repository OWNER/NAME [--dist DIR] [--attested] [--output FILE]
 
 Only the standard library: the workflow runs these before installing anything.
 """
@@ -29,6 +30,7 @@ def _check_tag(args: argparse.Namespace) -> int:
         "tag": version.tag,
         "version": str(version),
         "prerelease": "true" if version.is_prerelease else "false",
+        "python-version": version.python,
     }
     if args.owner:
         outputs["image"] = image_repository(args.owner)
@@ -37,6 +39,7 @@ def _check_tag(args: argparse.Namespace) -> int:
         tags = image_tags(version, args.revision)
     kind = "pre-release" if version.is_prerelease else "release"
     print(f"{version.tag} is a {kind} of version {version}, the package version in {args.pyproject.name}")
+    print(f"Python package version (PEP 440): {version.python}")
     if args.owner:
         print(f"image: {outputs['image']}")
     if args.revision:
@@ -54,7 +57,16 @@ def _tags(args: argparse.Namespace) -> int:
 
 
 def _notes(args: argparse.Namespace) -> int:
-    text = notes.render(args.image, Version.parse(args.version), args.digest, args.revision, args.repository)
+    files = notes.distributions(args.dist) if args.dist else ()
+    text = notes.render(
+        args.image,
+        Version.parse(args.version),
+        args.digest,
+        args.revision,
+        args.repository,
+        files=files,
+        attested=args.attested,
+    )
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
@@ -84,7 +96,11 @@ def parser() -> argparse.ArgumentParser:
     render.add_argument("--version", required=True)
     render.add_argument("--revision", required=True)
     render.add_argument("--digest", required=True)
-    render.add_argument("--repository", help="OWNER/NAME: adds how to verify the attestation")
+    render.add_argument("--repository", required=True, help="OWNER/NAME: the package page's repository")
+    render.add_argument(
+        "--dist", type=Path, help="the folder of the wheel and sdist: lists them with SHA-256"
+    )
+    render.add_argument("--attested", action="store_true", help="add how to verify the attestation")
     render.add_argument("--output", help="write here instead of to standard output")
     render.set_defaults(run=_notes)
     return top

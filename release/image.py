@@ -1,4 +1,4 @@
-"""The published image: its name on a registry and the OCI labels it carries."""
+"""The published image: its name on a registry, its package page, and the OCI labels it carries."""
 
 from __future__ import annotations
 
@@ -11,6 +11,18 @@ from release.versioning import ReleaseError, Version
 IMAGE_NAME = "tel3sis"
 GHCR = "ghcr.io"
 DESCRIPTION = "TEL3SIS reference services (FastAPI web, Celery worker)"
+
+LICENSE = "MIT"
+
+#: OCI annotations the workflow puts on the pushed image index (and on its manifest). BuildKit
+#: makes an index when it adds SBOM and provenance, and GHCR's package page reads the index's
+#: annotations, not the labels in the image config: without these it shows no description.
+INDEX_ANNOTATIONS = (
+    "org.opencontainers.image.description",
+    "org.opencontainers.image.licenses",
+    "org.opencontainers.image.source",
+    "org.opencontainers.image.version",
+)
 
 #: Labels the rehearsal checks on the pulled image. docker/metadata-action sets the same keys in
 #: the workflow (tests/release/test_workflow.py checks that it does).
@@ -40,6 +52,15 @@ def source_url(github_repository: str) -> str:
     return f"https://github.com/{github_repository}"
 
 
+def package_page(github_repository: str) -> str:
+    """The image's package page on GitHub, where a pushed image linked to the repository shows.
+
+    GHCR links a new package to the repository whose workflow pushed it, and to the repository
+    named in ``org.opencontainers.image.source``.
+    """
+    return f"{source_url(github_repository)}/pkgs/container/{IMAGE_NAME}"
+
+
 def oci_labels(
     version: Version, revision: str, github_repository: str, created: datetime | None = None
 ) -> dict[str, str]:
@@ -48,7 +69,7 @@ def oci_labels(
     return {
         "org.opencontainers.image.created": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "org.opencontainers.image.description": DESCRIPTION,
-        "org.opencontainers.image.licenses": "MIT",
+        "org.opencontainers.image.licenses": LICENSE,
         "org.opencontainers.image.revision": revision,
         "org.opencontainers.image.source": source_url(github_repository),
         "org.opencontainers.image.title": IMAGE_NAME,

@@ -3,19 +3,25 @@
     python -m release.rehearse --version 1.4.2
     python -m release.rehearse --version 1.5.0-rc.1 --registry 127.0.0.1:5000 --notes-out notes.md
 
-The steps are the release workflow's, with the same rules (``release.versioning``), labels
-(``release.image``) and notes template (``release.notes``):
+The steps are the release workflow's, in its order, with the same rules (``release.versioning``),
+labels (``release.image``), package checks (``release.dist``), image tests
+(``release.image_check``) and notes template (``release.notes``):
 
 1. check the tag against the package version; compute the tags for the version;
-2. build stack/Dockerfile with the OCI labels (the classic builder: this engine has no buildx;
-   the layer cache is reused, so only the label layer is new);
-3. push every tag, read the digest, and check through the registry API that the registry holds
-   exactly those tags, each resolving to that digest;
-4. remove the local tags, pull the image back by digest, and check its labels;
-5. start the pulled image as docker-compose.yml starts the web service (its environment,
-   beside a throwaway Redis on a private network, port published on 127.0.0.1 only), run the
-   web service's compose healthcheck in it until it passes, and probe /v1/health from here;
-6. render the release notes for the pushed image.
+2. build the plugin's sdist and wheel from the working tree (with that version), check them,
+   install the wheel into a fresh venv and run a stack test with it (``release.dist``);
+3. build stack/Dockerfile with the OCI labels (the classic builder: this engine has no buildx;
+   the layer cache is reused, so only the label layers are new) and push it once, under its
+   ``sha-<7 hex>`` tag (the workflow pushes by digest alone; the classic builder needs a tag);
+4. remove every local tag, pull the image back by digest, and check its labels;
+5. run the reference stack's integration tests through the plugin against that digest, with
+   ``--compose-no-build`` (``release.image_check``);
+6. only then tag the tested digest with the release's other tags, and check through the
+   registry API that the registry holds exactly the release's tags, each resolving to it;
+7. render the release notes: the package page link, the digest, the wheel and sdist.
+
+The rehearsal cannot put OCI annotations on an image index (the classic builder makes no index);
+tests/release/test_workflow.py checks that the workflow does.
 
 Without ``--registry`` it starts Debian's docker-registry on a free 127.0.0.1 port and stops it
 at the end. Every container, network and volume it creates, and every image tag, is removed on
@@ -32,19 +38,16 @@ import secrets
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import httpx
-import yaml
-
-from release import notes
+from release import dist, image_check, notes
 from release.image import image_repository, oci_labels
-from release.registry import LocalRegistry, RegistryClient, RegistryError, require_loopback
+from release.registry import LocalRegistry, RegistryClient, RegistryError
 from release.versioning import (
     ReleaseError,
     TagMismatchError,
@@ -56,10 +59,8 @@ from release.versioning import (
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = "stack/Dockerfile"
-COMPOSE_FILE = "docker-compose.yml"
-WEB_PORT = 3000
-#: Label on every container and network a rehearsal creates, valued with its run id.
-RUN_LABEL = "org.tel3sis.rehearsal"
+#: The Compose project of a rehearsal's image tests is this prefix and the run id.
+PROJECT_PREFIX = "tel3sis-rehearsal-"
 DEFAULT_REPOSITORY = "rehearsal/pytest-tel3sis-compose"
 
 Log = Callable[[str], None]
@@ -85,8 +86,8 @@ class Rehearsal:
     digest: str = ""
     registry_tags: list[str] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
-    health: dict[str, Any] = field(default_factory=dict)
-    healthy_after: float = 0.0
+    files: list[notes.Distribution] = field(default_factory=list)
+    image_check: image_check.ImageCheck | None = None
     notes: str = ""
 
     @property
@@ -97,6 +98,11 @@ class Rehearsal:
     @property
     def reference(self) -> str:
         return f"{self.repository}@{self.digest}"
+
+    @property
+    def project(self) -> str:
+        """The Compose project the image tests run under."""
+        return f"{PROJECT_PREFIX}{self.run_id}"
 
 
 def _docker(
@@ -151,43 +157,6 @@ def default_repository(root: Path = ROOT) -> str:
     return match[1] if match else DEFAULT_REPOSITORY
 
 
-@dataclass(frozen=True)
-class WebService:
-    """How docker-compose.yml runs the web service and its Redis; the rehearsal runs them alike."""
-
-    environment: dict[str, str]
-    healthcheck: list[str]  # argv, run in the container with docker exec
-    init: bool
-    redis_image: str
-    redis_user: str | None
-    redis_command: list[str]
-
-    @classmethod
-    def from_compose(cls, path: Path) -> WebService:
-        services = yaml.safe_load(path.read_text())["services"]
-        web, redis = services["web"], services["redis"]
-        environment = web.get("environment") or {}
-        if isinstance(environment, list):
-            environment = dict(item.split("=", 1) for item in environment)
-        test = web["healthcheck"]["test"]
-        if isinstance(test, str):
-            healthcheck = ["/bin/sh", "-c", test]
-        elif test[0] == "CMD":
-            healthcheck = [str(arg) for arg in test[1:]]
-        elif test[0] == "CMD-SHELL":
-            healthcheck = ["/bin/sh", "-c", test[1]]
-        else:
-            raise RehearsalError(f"{path}: cannot use the web healthcheck {test!r}")
-        return cls(
-            environment={str(k): str(v) for k, v in environment.items()},
-            healthcheck=healthcheck,
-            init=bool(web.get("init", False)),
-            redis_image=redis["image"],
-            redis_user=redis.get("user"),
-            redis_command=[str(arg) for arg in redis.get("command") or []],
-        )
-
-
 def _build(result: Rehearsal, labels: dict[str, str], root: Path, log: Log) -> list[str]:
     """Build with the classic builder (this engine has no buildx), reusing the layer cache.
 
@@ -215,22 +184,31 @@ def _build(result: Rehearsal, labels: dict[str, str], root: Path, log: Log) -> l
     return made
 
 
-def _push(result: Rehearsal, registry: RegistryClient, log: Log) -> None:
-    digests = set()
-    for tag in result.tags:
-        ref = f"{result.repository}:{tag}"
-        output = _docker("push", ref).stdout
-        match = re.search(r"digest: (sha256:[0-9a-f]{64})", output)
-        if match is None:
-            raise RehearsalError(f"docker push {ref} printed no digest:\n{output}")
-        digests.add(match[1])
-    if len(digests) != 1:
-        raise RehearsalError(f"the tags were pushed with different digests: {sorted(digests)}")
-    result.digest = digests.pop()
+def _push_once(result: Rehearsal, log: Log) -> None:
+    """Push the image under its sha tag only: no release tag may point at it before it is tested."""
+    ref = f"{result.repository}:{result.tags[-1]}"
+    output = _docker("push", ref).stdout
+    match = re.search(r"digest: (sha256:[0-9a-f]{64})", output)
+    if match is None:
+        raise RehearsalError(f"docker push {ref} printed no digest:\n{output}")
+    result.digest = match[1]
     repo_digests = json.loads(_inspect(ref, "{{json .RepoDigests}}"))
     if result.reference not in repo_digests:
         raise RehearsalError(f"{ref}: RepoDigests {repo_digests} lack {result.reference}")
-    log(f"pushed {', '.join(result.tags)} as {result.digest}")
+    log(f"pushed {ref} once, as {result.digest}")
+
+
+def _promote(result: Rehearsal, registry: RegistryClient, log: Log) -> None:
+    """Point the release's other tags at the tested digest, then read every tag back."""
+    for tag in result.tags[:-1]:
+        ref = f"{result.repository}:{tag}"
+        _docker("tag", result.reference, ref)
+        output = _docker("push", ref).stdout
+        if f"digest: {result.digest}" not in output:
+            raise RehearsalError(
+                f"docker push {ref} did not push the tested digest {result.digest}:\n{output}"
+            )
+    log(f"tagged the tested digest {', '.join(result.tags[:-1])}")
 
     result.registry_tags = registry.tags(result.name)
     if sorted(result.registry_tags) != sorted(result.tags):
@@ -246,6 +224,7 @@ def _push(result: Rehearsal, registry: RegistryClient, log: Log) -> None:
 
 
 def _pull_back(result: Rehearsal, log: Log) -> None:
+    """Remove every local tag, then pull the pushed digest: what runs next came from the registry."""
     _docker("image", "rm", "--no-prune", *(f"{result.repository}:{tag}" for tag in result.tags))
     gone = subprocess.run(
         ["docker", "image", "inspect", result.reference], capture_output=True, text=True, check=False
@@ -273,84 +252,13 @@ def _inspect(target: str, template: str) -> str:
     return _docker("inspect", "--format", template, target).stdout
 
 
-def _container_state(name: str) -> dict[str, Any]:
-    state: dict[str, Any] = json.loads(_inspect(name, "{{json .State}}"))
-    return state
-
-
-def _healthcheck(container: str, argv: list[str]) -> tuple[bool, str]:
-    """Run a healthcheck command in a container: whether it passed, and what it printed."""
-    try:
-        probe = subprocess.run(
-            ["docker", "exec", container, *argv], capture_output=True, text=True, timeout=15, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return False, "(timed out after 15 s)"
-    return probe.returncode == 0, (probe.stdout + probe.stderr).strip()
-
-
-def _logs(container: str) -> str:
-    output = _docker("logs", "--tail", "30", container)
-    return (output.stdout + output.stderr).strip()
-
-
-def _start_and_probe(result: Rehearsal, web: WebService, stack: ExitStack, timeout: float, log: Log) -> None:
-    prefix = f"tel3sis-rehearsal-{result.run_id}"
-    label = f"{RUN_LABEL}={result.run_id}"
-    network = f"{prefix}-net"
-    _docker("network", "create", "--label", label, network)
-    stack.callback(_cleanup, log, "network", "rm", network)
-
-    redis_name, web_name = f"{prefix}-redis", f"{prefix}-web"
-    redis_args = ["run", "--detach", "--name", redis_name, "--label", label, "--network", network]
-    redis_args += ["--network-alias", "redis"]
-    if web.redis_user:
-        redis_args += ["--user", web.redis_user]
-    stack.callback(_cleanup, log, "rm", "--force", "--volumes", redis_name)
-    _docker(*redis_args, web.redis_image, *web.redis_command)
-
-    web_args = ["run", "--detach", "--name", web_name, "--label", label, "--network", network]
-    web_args += ["--publish", f"127.0.0.1::{WEB_PORT}"]
-    if web.init:
-        web_args.append("--init")
-    for key, value in web.environment.items():
-        web_args += ["--env", f"{key}={value}"]
-    stack.callback(_cleanup, log, "rm", "--force", "--volumes", web_name)
-    started = time.monotonic()
-    _docker(*web_args, result.reference)
-
-    # The compose healthcheck, run in the container with docker exec until it passes. Not as a
-    # Docker HEALTHCHECK: engine 20.10 has crashed on these machines (nil pointer in ContainerExecStart,
-    # daemon/health.go) when a container was removed while the engine was probing it.
-    deadline = started + timeout
-    while True:
-        state = _container_state(web_name)
-        if not state.get("Running"):
-            raise RehearsalError(f"the pulled image exited with {state.get('ExitCode')}:\n{_logs(web_name)}")
-        passed, last = _healthcheck(web_name, web.healthcheck)
-        if passed:
-            break
-        if time.monotonic() > deadline:
-            raise RehearsalError(
-                f"the pulled image did not turn healthy within {timeout:.0f} s; "
-                f"last healthcheck: {last}\nlogs:\n{_logs(web_name)}"
-            )
-        time.sleep(0.5)
-    result.healthy_after = time.monotonic() - started
-
-    published = _docker("port", web_name, f"{WEB_PORT}/tcp").stdout.split()[0]
-    require_loopback(published.rpartition(":")[0])
-    try:
-        response = httpx.get(f"http://{published}/v1/health", timeout=5, trust_env=False)
-        result.health = response.json()
-    except (httpx.HTTPError, ValueError) as exc:
-        raise RehearsalError(f"GET http://{published}/v1/health failed: {exc}") from None
-    if response.status_code != 200 or any(value != "ok" for value in result.health.values()):
-        raise RehearsalError(f"GET /v1/health answered {response.status_code} {result.health}")
-    log(
-        f"pulled image is healthy after {result.healthy_after:.1f} s "
-        f"(healthcheck: {shlex.join(web.healthcheck)}); GET http://{published}/v1/health -> {result.health}"
-    )
+def _python_package(result: Rehearsal, root: Path, scratch: Path, log: Log) -> None:
+    """The workflow's dist job: build once, check, install into a fresh venv and run a stack test."""
+    tree = dist.copy_tree(root, scratch / "source")
+    dist.set_version(tree, str(result.version))
+    (scratch / "exercise").mkdir()
+    built = dist.build_check_exercise(tree, scratch / "dist", result.version, scratch / "exercise", log)
+    result.files = [notes.Distribution.of(path) for path in built.files]
 
 
 def rehearse(
@@ -360,13 +268,15 @@ def rehearse(
     github_repository: str | None = None,
     root: Path = ROOT,
     timeout: float = 120,
+    python_package: bool = True,
     log: Log = _log,
 ) -> Rehearsal:
     """Rehearse releasing `version` (default: the package version) to `registry`.
 
     The image goes to ``REGISTRY/<owner, lower-cased>/tel3sis``, as it goes to GHCR, with the
-    owner from `github_repository` (OWNER/NAME). Raises RehearsalError (or ReleaseError for a
-    version the rules refuse) on the first failed step, after cleaning up.
+    owner from `github_repository` (OWNER/NAME). `timeout` is the stack's ``--compose-timeout``
+    in the image tests. Without `python_package` the plugin's wheel is not built (the image
+    alone). Raises RehearsalError (or ReleaseError) on the first failed step, after cleaning up.
     """
     package_version = read_package_version(root / "pyproject.toml")
     wanted = version or package_version
@@ -377,12 +287,12 @@ def rehearse(
             log(f"the release workflow would stop here, as it should: {exc}")
         log(f'rehearsing as if pyproject.toml said version = "{wanted}"')
     checked = check_tag(f"v{wanted}", wanted)
-    log(f"tag check: v{checked} matches the package version {checked}")
+    log(f"tag check: v{checked} matches the package version {checked} (Python: {checked.python})")
 
     repository = github_repository or default_repository(root)
     revision = _git(root, "rev-parse", "HEAD")
     if _git(root, "status", "--porcelain", "--untracked-files=no"):
-        log(f"note: the working tree differs from {revision[:7]}; the image is built from the working tree")
+        log(f"note: the working tree differs from {revision[:7]}; the rehearsal builds the working tree")
     result = Rehearsal(
         run_id=secrets.token_hex(4),
         version=checked,
@@ -392,31 +302,48 @@ def rehearse(
     )
     log(f"tags for {checked}: {', '.join(result.tags)}")
     labels = oci_labels(checked, revision, repository)
-    web = WebService.from_compose(root / COMPOSE_FILE)
 
-    with ExitStack() as stack:
+    with tempfile.TemporaryDirectory(prefix="tel3sis-rehearsal-") as scratch, ExitStack() as stack:
+        if python_package:
+            _python_package(result, root, Path(scratch), log)
         refs = [f"{result.repository}:{tag}" for tag in result.tags]
-        stack.callback(_cleanup, log, "image", "rm", "--no-prune", *refs)
         label_layers = _build(result, labels, root, log)
-        # Children before parents; the last one is the tagged image itself, gone with its tags.
+        # Clean-up runs last-registered first: the digest reference, then every tag (promote
+        # tags the image again), then the label layers, children before parents (the first is
+        # the tagged image itself, gone with its tags by then).
         stack.callback(_cleanup, log, "image", "rm", "--no-prune", *reversed(label_layers))
-        _push(result, registry, log)
+        stack.callback(_cleanup, log, "image", "rm", "--no-prune", *refs)
+        _push_once(result, log)
         stack.callback(_cleanup, log, "image", "rm", "--no-prune", result.reference)
         _pull_back(result, log)
         _check_labels(result, labels, log)
-        _start_and_probe(result, web, stack, timeout, log)
-    result.notes = notes.render(result.repository, checked, result.digest, revision)
+        result.image_check = image_check.run(
+            result.reference,
+            root=root,
+            project=result.project,
+            extra_args=("--compose-timeout", f"{timeout:g}"),
+            log=log,
+        )
+        _promote(result, registry, log)
+    result.notes = notes.render(
+        result.repository, checked, result.digest, revision, repository, files=result.files
+    )
     log("rendered the release notes; cleaned up every container, network and image tag it made")
     return result
 
 
 def summary(result: Rehearsal) -> str:
     labels = "\n".join(f"    {key}={value}" for key, value in sorted(result.labels.items()))
+    files = (
+        "\n".join(f"    {item.filename}  sha256:{item.sha256}" for item in result.files) or "    (not built)"
+    )
+    tests = result.image_check.summary if result.image_check else "(not run)"
     return (
         f"rehearsed {result.version.tag}: {result.reference}\n"
         f"  registry tags: {', '.join(result.registry_tags)}\n"
         f"  labels:\n{labels}\n"
-        f"  healthy after {result.healthy_after:.1f} s; /v1/health: {json.dumps(result.health)}\n"
+        f"  integration tests against {result.reference}: {tests}\n"
+        f"  Python package {result.version.python}:\n{files}\n"
         f"--- release notes ---\n{result.notes}"
     )
 
@@ -429,7 +356,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--registry", help="HOST:PORT of a registry on 127.0.0.0/8 (default: start one)")
     parser.add_argument("--repository", help="OWNER/NAME for the image path and labels (default: origin)")
     parser.add_argument("--notes-out", type=Path, help="also write the release notes here")
-    parser.add_argument("--timeout", type=float, default=120, help="seconds the image gets to turn healthy")
+    parser.add_argument("--timeout", type=float, default=120, help="the image tests' --compose-timeout")
+    parser.add_argument(
+        "--image-only", action="store_true", help="skip the Python package (build, check, fresh-venv test)"
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     try:
@@ -444,7 +374,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 assert local.client is not None
                 client = local.client
                 _log(f"started docker-registry on {local.address} (stopped at the end)")
-            result = rehearse(client, args.version, github_repository=args.repository, timeout=args.timeout)
+            result = rehearse(
+                client,
+                args.version,
+                github_repository=args.repository,
+                timeout=args.timeout,
+                python_package=not args.image_only,
+            )
     except (RehearsalError, RegistryError, ReleaseError) as exc:
         _log(f"FAILED: {exc}")
         return 1

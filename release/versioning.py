@@ -16,6 +16,20 @@ _SEMVER = re.compile(
     r"(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
 )
 _REVISION = re.compile(r"[0-9a-f]{7,64}")
+#: The pre-release parts that also name a Python pre-release (PEP 440): alpha, beta and release
+#: candidates, numbered or not (``rc.1``, ``rc1``, ``beta``). The plugin goes to PyPI under the
+#: same version as the image, so a pre-release that PEP 440 cannot spell cannot be released.
+_PYTHON_PRERELEASE = re.compile(r"(?P<kind>a|alpha|b|beta|c|rc|pre|preview)[.-]?(?P<number>0|[1-9]\d*)?")
+_PEP440_KIND = {
+    "a": "a",
+    "alpha": "a",
+    "b": "b",
+    "beta": "b",
+    "c": "rc",
+    "rc": "rc",
+    "pre": "rc",
+    "preview": "rc",
+}
 SHORT_SHA_LENGTH = 7
 TAG_PREFIX = "v"
 
@@ -45,16 +59,32 @@ class Version:
                 f"{text!r} is not a release version: expected MAJOR.MINOR.PATCH with an optional "
                 "pre-release part, such as 1.4.2 or 1.5.0-rc.1 (semver.org, no build metadata)"
             )
+        prerelease = match["prerelease"] or ""
+        if prerelease and _PYTHON_PRERELEASE.fullmatch(prerelease.lower()) is None:
+            raise ReleaseError(
+                f"{text!r} has a pre-release part Python packages cannot carry (PEP 440): "
+                "use alpha.N, beta.N or rc.N, such as 1.5.0-rc.1"
+            )
         return cls(
             major=int(match["major"]),
             minor=int(match["minor"]),
             patch=int(match["patch"]),
-            prerelease=match["prerelease"] or "",
+            prerelease=prerelease,
         )
 
     @property
     def is_prerelease(self) -> bool:
         return bool(self.prerelease)
+
+    @property
+    def python(self) -> str:
+        """The same version as PEP 440 spells it (``1.5.0-rc.1`` is ``1.5.0rc1``): the wheel's and
+        PyPI's version."""
+        core = f"{self.major}.{self.minor}.{self.patch}"
+        match = _PYTHON_PRERELEASE.fullmatch(self.prerelease.lower())
+        if match is None:
+            return core
+        return f"{core}{_PEP440_KIND[match['kind']]}{match['number'] or 0}"
 
     @property
     def tag(self) -> str:
@@ -69,20 +99,20 @@ class Version:
 if sys.version_info >= (3, 11):
     import tomllib
 
-    def _read_toml(path: Path) -> dict[str, Any]:
+    def read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as handle:
             return tomllib.load(handle)
 
 else:  # pragma: no cover - the release tools run on 3.11+ (CI and the workflow use 3.11)
 
-    def _read_toml(path: Path) -> dict[str, Any]:
+    def read_toml(path: Path) -> dict[str, Any]:
         raise ReleaseError("the release tools need Python 3.11 or later (they read TOML with tomllib)")
 
 
 def read_package_version(pyproject: Path) -> str:
     """The ``[project] version`` of a pyproject.toml, as written there."""
     try:
-        data = _read_toml(pyproject)
+        data = read_toml(pyproject)
     except FileNotFoundError:
         raise ReleaseError(f"{pyproject} does not exist") from None
     version = data.get("project", {}).get("version")

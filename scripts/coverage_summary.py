@@ -1,4 +1,5 @@
-"""Print a Markdown summary of a Cobertura coverage.xml: the total, then each package."""
+"""Print a Markdown summary of a Cobertura coverage.xml (the total, then each package) and, when
+given, of a JUnit XML report (the tests of each run, and in all)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 
-def summary(path: str) -> str:
+def coverage(path: str) -> str:
     root = ET.parse(path).getroot()
     lines = [
         f"### Coverage: {float(root.get('line-rate', 0)) * 100:.1f}% of lines",
@@ -21,5 +22,24 @@ def summary(path: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def tests(path: str) -> str:
+    """One row per <testsuite> (one per run: unit, each compose shard), then the totals."""
+    keys = ("tests", "failures", "errors", "skipped")
+    rows, totals = [], dict.fromkeys(keys, 0)
+    for suite in ET.parse(path).getroot().iter("testsuite"):
+        counts = {key: int(suite.get(key, "0")) for key in keys}
+        rows.append(f"| `{suite.get('name')}` | " + " | ".join(str(counts[k]) for k in keys) + " |")
+        totals = {key: totals[key] + counts[key] for key in keys}
+    lines = [
+        f"### Tests: {totals['tests']}, {totals['failures']} failed, {totals['errors']} errors",
+        "",
+        "| run | tests | failures | errors | skipped |",
+        "|---|---:|---:|---:|---:|",
+        *rows,
+    ]
+    return "\n".join(lines) + "\n"
+
+
 if __name__ == "__main__":
-    sys.stdout.write(summary(sys.argv[1]))
+    parts = [tests(sys.argv[2])] if len(sys.argv) > 2 else []
+    sys.stdout.write("\n".join([*parts, coverage(sys.argv[1])]))

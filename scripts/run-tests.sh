@@ -16,7 +16,10 @@ rm -rf "$out"
 mkdir -p "$out"
 export COVERAGE_FILE=$out/.coverage
 
-"$bin/coverage" run --parallel-mode -m pytest --junitxml="$out/junit.xml" --compose-coverage "$@"
+# The junit suite is named after the run, so a merged report (scripts/coverage-report.sh) says
+# which run each test came from.
+"$bin/coverage" run --parallel-mode -m pytest --junitxml="$out/junit.xml" -o junit_suite_name="$name" \
+  --compose-coverage "$@"
 status=$?
 
 "$bin/coverage" combine -q

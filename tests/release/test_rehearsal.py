@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from release.image_check import ImageCheckError
 from release.registry import LocalRegistry, RegistryClient
-from release.rehearse import RUN_LABEL, Rehearsal, RehearsalError, WebService, main, rehearse
+from release.rehearse import PROJECT_PREFIX, Rehearsal, main, rehearse
 
 pytestmark = pytest.mark.integration
 
@@ -26,20 +25,20 @@ def client(registry: LocalRegistry) -> RegistryClient:
     return registry.client
 
 
-def leftovers(repository: str) -> list[str]:
-    """Containers and networks of rehearsals since this test began, and local images of `repository`.
-
-    Rehearsal objects that were there before the test (another run's) are not this test's.
-    """
-    found = [f"container {name}" for name in _rehearsal_objects("ps", "-aq")]
-    found += [f"network {name}" for name in _rehearsal_objects("network", "ls", "-q")]
-    images = docker("images", "--digests", "--format", "{{.Repository}}:{{.Tag}}@{{.Digest}}", repository)
-    found += [f"image {line}" for line in images.stdout.split()]
-    return [item for item in found if item not in _BEFORE]
-
-
-def _rehearsal_objects(*command: str) -> list[str]:
-    return docker(*command, "--filter", f"label={RUN_LABEL}").stdout.split()
+def rehearsal_objects() -> set[str]:
+    """Containers, networks and volumes of rehearsals' Compose projects (any rehearsal's)."""
+    found = set()
+    project = '{{.Label "com.docker.compose.project"}}'
+    for kind, command in (
+        ("container", ("ps", "-a", "--format", f"{{{{.Names}}}} {project}")),
+        ("network", ("network", "ls", "--format", f"{{{{.Name}}}} {project}")),
+        ("volume", ("volume", "ls", "--format", f"{{{{.Name}}}} {project}")),
+    ):
+        for line in docker(*command).stdout.splitlines():
+            name, _, owner = line.partition(" ")
+            if owner.startswith(PROJECT_PREFIX):
+                found.add(f"{kind} {name}")
+    return found
 
 
 _BEFORE: set[str] = set()
@@ -47,9 +46,16 @@ _BEFORE: set[str] = set()
 
 @pytest.fixture(autouse=True)
 def _note_what_was_there() -> None:
+    """Rehearsal objects that were there before the test (another run's) are not this test's."""
     _BEFORE.clear()
-    _BEFORE.update(f"container {name}" for name in _rehearsal_objects("ps", "-aq"))
-    _BEFORE.update(f"network {name}" for name in _rehearsal_objects("network", "ls", "-q"))
+    _BEFORE.update(rehearsal_objects())
+
+
+def leftovers(repository: str) -> list[str]:
+    """This test's rehearsal containers, networks and volumes, and local images of `repository`."""
+    images = docker("images", "--digests", "--format", "{{.Repository}}:{{.Tag}}@{{.Digest}}", repository)
+    found = sorted(rehearsal_objects() - _BEFORE)
+    return found + [f"image {line}" for line in images.stdout.split()]
 
 
 def assert_published(result: Rehearsal, registry: LocalRegistry, expected_tags: set[str]) -> None:
@@ -60,7 +66,6 @@ def assert_published(result: Rehearsal, registry: LocalRegistry, expected_tags: 
     assert re.fullmatch(r"[0-9a-f]{40}", result.revision)  # HEAD when it ran
     assert set(registry_tags) == expected_tags | {f"sha-{result.revision[:7]}"}
     assert len(sha_tags) == 1
-    assert re.fullmatch(r"sha-[0-9a-f]{7}", sha_tags[0])
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", result.digest)
     assert {api.digest(result.name, tag) for tag in registry_tags} == {result.digest}
 
@@ -71,11 +76,21 @@ def assert_published(result: Rehearsal, registry: LocalRegistry, expected_tags: 
     assert labels["org.opencontainers.image.source"].startswith("https://github.com/Rehearsal-")
     datetime.strptime(labels["org.opencontainers.image.created"], "%Y-%m-%dT%H:%M:%SZ")
 
-    assert result.health == {"redis": "ok", "broker": "ok"}
+    # The plugin's integration tests ran against the pulled digest, web and worker created from it.
+    checked = result.image_check
+    assert checked is not None
+    assert checked.reference == result.reference
+    assert re.fullmatch(r"[1-9]\d* passed in .*", checked.summary), (
+        checked.summary
+    )  # nothing failed or skipped
+    assert {checked.created["web"], checked.created["worker"]} == {result.reference}
 
     assert f"`{result.repository}:{result.version}`" in result.notes
     assert f"- Digest: `{result.digest}`" in result.notes
     assert f"docker pull {result.repository}@{result.digest}" in result.notes
+    assert re.search(
+        r"https://github\.com/Rehearsal-[\w-]+/pytest-tel3sis-compose/pkgs/container/tel3sis", result.notes
+    )
 
     assert leftovers(result.repository) == []
 
@@ -88,38 +103,49 @@ def test_rehearsal_of_a_release(local_registry: LocalRegistry) -> None:
     # The owner is lower-cased into the image path, as for ghcr.io/<owner>/tel3sis.
     assert result.repository == f"{local_registry.address}/rehearsal-release/tel3sis"
     assert_published(result, local_registry, {"1.4.2", "1.4", "latest"})
+    # The Python package, built with the rehearsed version, checked and run in a fresh venv.
+    assert [f.filename for f in result.files] == [
+        "pytest_tel3sis_compose-1.4.2-py3-none-any.whl",
+        "pytest_tel3sis_compose-1.4.2.tar.gz",
+    ]
+    for item in result.files:
+        assert f"| `{item.filename}` | `{item.sha256}` |" in result.notes
+    assert "pip install pytest-tel3sis-compose==1.4.2" in result.notes
 
 
 def test_rehearsal_of_a_prerelease_leaves_latest_alone(local_registry: LocalRegistry) -> None:
     repository = "Rehearsal-RC/pytest-tel3sis-compose"
 
-    result = rehearse(client(local_registry), "1.5.0-rc.1", github_repository=repository)
+    result = rehearse(
+        client(local_registry), "1.5.0-rc.1", github_repository=repository, python_package=False
+    )
 
     assert_published(result, local_registry, {"1.5.0-rc.1"})
     assert "latest" not in client(local_registry).tags(result.name)
     assert "This is a pre-release" in result.notes
+    assert result.files == []
 
 
-def test_a_failed_rehearsal_still_cleans_up(
-    local_registry: LocalRegistry, monkeypatch: pytest.MonkeyPatch
+def test_a_digest_that_fails_its_tests_gets_no_release_tag_and_nothing_is_left(
+    local_registry: LocalRegistry,
 ) -> None:
     repository = f"{local_registry.address}/rehearsal-failure/tel3sis"
-    compose = WebService.from_compose
 
-    def never_healthy(path: Path) -> WebService:
-        failing = ["python", "-c", "raise SystemExit('unhealthy: on purpose')"]
-        return replace(compose(path), healthcheck=failing)
-
-    # It fails at the last step, with the containers and network up and the image pulled.
-    monkeypatch.setattr(WebService, "from_compose", never_healthy)
-    with pytest.raises(RehearsalError, match="did not turn healthy within 2 s; last healthcheck: unhealthy"):
+    # A stack that cannot be ready in a tenth of a second: the image tests fail after the push and
+    # the pull, with the stack's containers up.
+    with pytest.raises(ImageCheckError, match=r"integration tests failed against \S+@sha256:"):
         rehearse(
             client(local_registry),
             "2.0.0",
             github_repository="Rehearsal-Failure/pytest-tel3sis-compose",
-            timeout=2,
+            timeout=0.1,
+            python_package=False,
         )
 
+    # Only the sha tag it was pushed under: the release's tags never named the untested digest.
+    assert [
+        tag for tag in client(local_registry).tags("rehearsal-failure/tel3sis") if not tag.startswith("sha-")
+    ] == []
     assert leftovers(repository) == []
 
 
@@ -129,15 +155,17 @@ def test_command_line_against_a_running_registry(
     notes = tmp_path / "notes.md"
 
     status = main(
-        ["--version", "2.0.0", "--registry", local_registry.address,
+        ["--version", "2.0.0", "--registry", local_registry.address, "--image-only",
          "--repository", "Rehearsal-CLI/pytest-tel3sis-compose", "--notes-out", str(notes)]
     )  # fmt: skip
 
     assert status == 0
     out = capsys.readouterr().out
     assert "registry tags: 2.0, 2.0.0, latest, sha-" in out
-    assert json.dumps({"redis": "ok", "broker": "ok"}) in out
-    assert f"docker pull {local_registry.address}/rehearsal-cli/tel3sis@sha256:" in notes.read_text()
+    assert re.search(r"integration tests against \S+@sha256:[0-9a-f]{64}: [1-9]\d* passed in ", out)
+    text = notes.read_text()
+    assert f"docker pull {local_registry.address}/rehearsal-cli/tel3sis@sha256:" in text
+    assert "https://github.com/Rehearsal-CLI/pytest-tel3sis-compose/pkgs/container/tel3sis" in text
     assert leftovers(f"{local_registry.address}/rehearsal-cli/tel3sis") == []
 
 

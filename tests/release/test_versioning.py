@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from packaging.version import Version as Pep440
 
 from release.__main__ import main
 from release.image import REQUIRED_LABELS, image_repository, oci_labels
@@ -48,9 +49,32 @@ def test_a_pyproject_without_a_version_is_an_error(tmp_path: Path) -> None:
         read_package_version(tmp_path / "missing.toml")
 
 
-@pytest.mark.parametrize("version", ["0.1.0", "1.4.2", "1.5.0-rc.1", "2.0.0-alpha.1.x-y"])
+@pytest.mark.parametrize("version", ["0.1.0", "1.4.2", "1.5.0-rc.1", "2.0.0-alpha.1", "2.0.0-beta"])
 def test_a_tag_that_names_the_package_version_passes(version: str) -> None:
     assert str(check_tag(f"v{version}", version)) == version
+
+
+@pytest.mark.parametrize(
+    ("version", "python"),
+    [
+        ("1.4.2", "1.4.2"),
+        ("1.5.0-rc.1", "1.5.0rc1"),
+        ("1.5.0-RC2", "1.5.0rc2"),
+        ("2.0.0-alpha.1", "2.0.0a1"),
+        ("2.0.0-beta", "2.0.0b0"),
+        ("2.0.0-pre.3", "2.0.0rc3"),
+    ],
+)
+def test_the_python_version_is_pep_440s_spelling_of_the_same_version(version: str, python: str) -> None:
+    assert Version.parse(version).python == python
+    assert str(Pep440(version)) == python  # as setuptools names the wheel, and PyPI the release
+
+
+@pytest.mark.parametrize("version", ["2.0.0-alpha.1.x-y", "1.5.0-nightly.7", "1.5.0-rc.1.2"])
+def test_a_prerelease_pep_440_cannot_spell_is_refused(version: str) -> None:
+    """The plugin goes to PyPI under the same version as the image, so both must be able to carry it."""
+    with pytest.raises(ReleaseError, match="PEP 440"):
+        check_tag(f"v{version}", version)
 
 
 def test_a_tag_that_does_not_match_says_both_versions() -> None:
@@ -128,6 +152,7 @@ def test_check_tag_command_writes_the_workflow_outputs(
         "tag=v1.5.0-rc.1",
         "version=1.5.0-rc.1",
         "prerelease=true",
+        "python-version=1.5.0rc1",
         "image=ghcr.io/org/tel3sis",
         f"revision={SHA}",
     ]

@@ -6,6 +6,10 @@ metadata-action's src/tag.ts (parsing, defaults, priorities) and src/meta.ts (se
 tags, the latest flavor, de-duplication). Anything outside that part fails the test rather than
 being guessed at. The `${{ }}` expressions in the inputs are filled in from the real outputs of
 `python -m release check-tag`, as GitHub fills them in from the check job.
+
+The rest checks the workflow's structure: the order of its jobs (nothing is published before the
+tests pass, no tag names a digest before the integration tests ran against it, the release page
+comes last), who may sign and publish, and that the image is built once and the package built once.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import pytest
 import yaml
 
 from release.__main__ import main
-from release.image import DESCRIPTION, IMAGE_NAME, REQUIRED_LABELS
+from release.image import DESCRIPTION, IMAGE_NAME, INDEX_ANNOTATIONS, LICENSE, REQUIRED_LABELS
 from release.versioning import Version, image_tags
 
 WORKFLOW = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "release.yml"
@@ -169,7 +173,9 @@ def fill_in(text: str, outputs: Outputs) -> str:
 
     def evaluate(match: re.Match[str]) -> str:
         expression = match[1]
-        parsed = re.fullmatch(r"(needs|steps)\.(\w+)\.outputs\.(\w+)(?:\s*(==|!=)\s*'([^']*)')?", expression)
+        parsed = re.fullmatch(
+            r"(needs|steps)\.([\w-]+)\.outputs\.([\w-]+)(?:\s*(==|!=)\s*'([^']*)')?", expression
+        )
         if parsed is None:
             raise NotImplementedError(f"the model cannot evaluate ${{{{ {expression} }}}}")
         context, owner, name, operator, literal = parsed.groups()
@@ -218,11 +224,30 @@ def check_job_outputs(workflow: dict[str, Any], tmp_path: Path, version: str) ->
     return {name: fill_in(value, {"steps": {"check": step_outputs}}) for name, value in job_outputs.items()}
 
 
+#: The metadata-action defaults for these OCI keys (src/meta.ts getOCIAnnotationsWithCustoms):
+#: labels and annotations alike get them; custom values override by key.
+_OCI_DEFAULTS = {
+    f"org.opencontainers.image.{key}"
+    for key in ("title", "description", "url", "source", "version", "created", "revision", "licenses")
+}
+
+
+def key_values(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if line.strip())
+
+
+def ancestors(workflow: dict[str, Any], job: str) -> set[str]:
+    """Every job `job` waits for, directly or through others."""
+    needs = workflow["jobs"][job].get("needs", [])
+    direct = {needs} if isinstance(needs, str) else set(needs)
+    return direct.union(*(ancestors(workflow, name) for name in direct))
+
+
 @pytest.mark.parametrize("version", ["1.4.2", "1.5.0-rc.1", "2.0.0", "0.1.0"])
 def test_metadata_action_tags_are_the_release_rules(
     workflow: dict[str, Any], tmp_path: Path, version: str
 ) -> None:
-    meta = step(workflow, "publish", "docker/metadata-action")["with"]
+    meta = step(workflow, "image", "docker/metadata-action")["with"]
     needs = {"needs": {"check": check_job_outputs(workflow, tmp_path, version)}}
 
     tags = metadata_tags(
@@ -249,21 +274,41 @@ def test_the_model_follows_metadata_action_where_it_differs_from_the_rules() -> 
         metadata_tags("type=ref,event=tag", "", ref="refs/tags/v1.4.2", sha=SHA)
 
 
-def test_labels_cover_what_the_rehearsal_checks(workflow: dict[str, Any]) -> None:
-    meta = step(workflow, "publish", "docker/metadata-action")["with"]
-    custom = dict(line.split("=", 1) for line in meta["labels"].splitlines() if line.strip())
-    # metadata-action always sets these eight; the custom ones override by key.
-    defaults = {
-        f"org.opencontainers.image.{key}"
-        for key in ("title", "description", "url", "source", "version", "created", "revision", "licenses")
-    }
+def test_the_check_job_passes_on_the_python_version(workflow: dict[str, Any], tmp_path: Path) -> None:
+    outputs = check_job_outputs(workflow, tmp_path, "1.5.0-rc.1")
 
-    assert set(REQUIRED_LABELS) <= defaults | set(custom)
+    assert outputs["python-version"] == "1.5.0rc1"
+    pypi = workflow["jobs"]["pypi"]["environment"]
+    assert fill_in(pypi["url"], {"needs": {"check": outputs}}) == (
+        "https://pypi.org/project/pytest-tel3sis-compose/1.5.0rc1/"
+    )
+
+
+def test_labels_cover_what_the_rehearsal_checks(workflow: dict[str, Any]) -> None:
+    meta = step(workflow, "image", "docker/metadata-action")["with"]
+    custom = key_values(meta["labels"])
+
+    assert set(REQUIRED_LABELS) <= _OCI_DEFAULTS | set(custom)
     assert custom["org.opencontainers.image.title"] == IMAGE_NAME
     assert custom["org.opencontainers.image.description"] == DESCRIPTION
-    build = step(workflow, "publish", "docker/build-push-action")["with"]
+    assert custom["org.opencontainers.image.licenses"] == LICENSE
+    build = step(workflow, "image", "docker/build-push-action")["with"]
     assert build["labels"] == "${{ steps.meta.outputs.labels }}"
-    assert build["tags"] == "${{ steps.meta.outputs.tags }}"
+
+
+def test_the_image_index_carries_the_annotations_the_package_page_reads(workflow: dict[str, Any]) -> None:
+    meta = step(workflow, "image", "docker/metadata-action")
+    custom = key_values(meta["with"]["annotations"])
+    build = step(workflow, "image", "docker/build-push-action")["with"]
+
+    # Not only on the manifest (metadata-action's default level): on the index too.
+    assert "index" in meta["env"]["DOCKER_METADATA_ANNOTATIONS_LEVELS"].split(",")
+    assert build["annotations"] == "${{ steps.meta.outputs.annotations }}"
+    assert set(INDEX_ANNOTATIONS) <= _OCI_DEFAULTS | set(custom)
+    # The defaults for these come from the repository's settings, which may be empty.
+    assert custom["org.opencontainers.image.description"] == DESCRIPTION
+    assert custom["org.opencontainers.image.licenses"] == LICENSE
+    assert custom["org.opencontainers.image.title"] == IMAGE_NAME
 
 
 def test_triggers(workflow: dict[str, Any]) -> None:
@@ -278,63 +323,182 @@ def test_the_version_check_and_notes_are_the_projects_code(workflow: dict[str, A
 
     assert '"$TAG"' in check["run"]
     assert "--github-output" in check["run"]
-    assert "--output" in notes["run"]
+    for flag in ("--output", "--repository", "--dist dist", "--attested"):
+        assert flag in notes["run"]
+    assert notes["env"]["DIGEST"] == "${{ needs.image.outputs.digest }}"
     for flag in ("--verify-tag", "--generate-notes", "--notes-file", "--prerelease"):
         assert flag in create["run"]
+    assert create["run"].rstrip().endswith("dist/*")  # the wheel and sdist, attached
     assert create["env"]["PRERELEASE"] == "${{ needs.check.outputs.prerelease }}"
     assert create["env"]["GH_TOKEN"] == "${{ github.token }}"
 
 
 def test_nothing_is_published_before_the_tests_pass(workflow: dict[str, Any]) -> None:
     jobs = workflow["jobs"]
+    gates = {"check", "lint", "unit", "compose", "dist"}
 
-    assert set(jobs["publish"]["needs"]) >= {"check", "lint", "unit", "compose"}
-    assert "publish" in jobs["release"]["needs"]
-    for job in ("lint", "unit", "compose"):
+    for job in ("lint", "unit", "compose", "dist"):
         assert jobs[job]["needs"] == "check"
+    for publishing in ("image", "attest", "promote", "pypi", "release"):
+        assert gates <= ancestors(workflow, publishing), publishing
     assert "make integration" in run_step(workflow, "compose", "make integration")["run"]
     assert "make unit" in run_step(workflow, "unit", "make unit")["run"]
+    assert "make lint" in run_step(workflow, "lint", "make lint")["run"]
+    assert "make dist" in run_step(workflow, "dist", "make dist")["run"]
+
+
+def test_the_compose_gate_runs_every_shard(workflow: dict[str, Any]) -> None:
+    compose = workflow["jobs"]["compose"]
+    shards = compose["strategy"]["matrix"]["shard"]
+    integration = run_step(workflow, "compose", "make integration")
+
+    assert shards == list(range(1, len(shards) + 1))
+    assert integration["env"]["SHARD"] == "${{ matrix.shard }}/${{ strategy.job-total }}"
+    assert compose["strategy"].get("fail-fast", True) is True  # one failing shard stops the release
+
+
+def test_tests_run_once(workflow: dict[str, Any]) -> None:
+    """make unit already runs tests/release; no other step runs those tests again."""
+    commands = [s.get("run", "") for job in workflow["jobs"].values() for s in job["steps"]]
+
+    assert [c for c in commands if "tests/release" in c or "pytest" in c] == []
+    assert sum("make unit" in c for c in commands) == 1
+    assert sum("make integration" in c for c in commands) == 1
+
+
+def test_the_integration_tests_run_against_the_pushed_digest_before_any_tag(workflow: dict[str, Any]) -> None:
+    jobs = workflow["jobs"]
+    check = run_step(workflow, "image-test", "make image-check")
+    commands = " ".join(s.get("run", "") for s in jobs["image-test"]["steps"])
+
+    assert (
+        check["env"]["TEL3SIS_IMAGE"] == "${{ needs.check.outputs.image }}@${{ needs.image.outputs.digest }}"
+    )
+    assert 'TEL3SIS_IMAGE="$TEL3SIS_IMAGE"' in check["run"]
+    # Pulled, not built: nothing in the job builds an image.
+    assert not any(
+        s.get("uses", "").startswith("docker/build-push-action@") for s in jobs["image-test"]["steps"]
+    )
+    assert "make image " not in commands + " "
+    assert "docker build" not in commands
+    # Only then are tags given, the PyPI upload made and the release page created.
+    for job in ("promote", "pypi", "release"):
+        assert "image-test" in ancestors(workflow, job), job
+    assert {"promote", "pypi"} <= ancestors(workflow, "release")
+
+
+def test_the_image_is_built_once_and_pushed_by_digest_alone(workflow: dict[str, Any]) -> None:
+    builds = [
+        (name, s)
+        for name, job in workflow["jobs"].items()
+        for s in job["steps"]
+        if s.get("uses", "").startswith("docker/build-push-action@")
+    ]
+
+    assert [name for name, _ in builds] == ["image"]
+    build = builds[0][1]["with"]
+    outputs = dict(item.split("=", 1) for item in build["outputs"].split(","))
+    assert outputs["type"] == "image"
+    assert outputs["name"] == "${{ needs.check.outputs.image }}"
+    assert outputs["push-by-digest"] == "true"
+    assert outputs["push"] == "true"
+    assert "tags" not in build  # no tag names the digest before image-test passed
+    assert build["sbom"] is True
+    assert build["provenance"] == "mode=max"
+    assert build["no-cache"] is True
+    assert not {"cache-from", "cache-to"} & set(build)
+    assert (
+        workflow["jobs"]["image"]["outputs"]["digest"]
+        == f"${{{{ steps.{builds[0][1]['id']}.outputs.digest }}}}"
+    )
+
+
+def test_promote_tags_the_tested_digest_with_the_metadata_tags(workflow: dict[str, Any]) -> None:
+    promote = run_step(workflow, "promote", "imagetools create")
+
+    assert workflow["jobs"]["image"]["outputs"]["tags"] == "${{ steps.meta.outputs.tags }}"
+    assert promote["env"]["TAGS"] == "${{ needs.image.outputs.tags }}"
+    assert promote["env"]["DIGEST"] == "${{ needs.image.outputs.digest }}"
+    assert '"$IMAGE@$DIGEST"' in promote["run"]
+    assert "imagetools inspect" in promote["run"]  # every tag read back
+
+
+def test_attestation_is_of_the_pushed_digest(workflow: dict[str, Any]) -> None:
+    attest = step(workflow, "attest", "actions/attest")["with"]
+
+    assert attest["subject-digest"] == "${{ needs.image.outputs.digest }}"
+    assert attest["subject-name"] == "${{ needs.check.outputs.image }}"
+    assert attest["push-to-registry"] is True
+
+
+def test_the_python_package_is_built_once_and_published_by_trusted_publishing(
+    workflow: dict[str, Any],
+) -> None:
+    jobs = workflow["jobs"]
+    upload = step(workflow, "dist", "actions/upload-artifact")["with"]
+    publish = step(workflow, "pypi", "pypa/gh-action-pypi-publish")
+    commands = [s.get("run", "") for job in jobs.values() for s in job["steps"]]
+    builders = ("make dist", "release.dist", "python -m build", "pip wheel", "setup.py")
+
+    # Only make dist builds it (python -m build inside); pypi and release take its files.
+    assert [c for c in commands if any(b in c for b in builders)] == ["make dist"]
+    assert upload["name"] == "dist"
+    assert upload["path"] == "dist/"
+    for job in ("pypi", "release"):
+        download = step(workflow, job, "actions/download-artifact")["with"]
+        assert download == {"name": "dist", "path": "dist"}, job
+    assert "password" not in publish.get("with", {})  # a token exchanged for the OIDC one, no secret
+    assert publish["with"]["packages-dir"] == "dist/"
 
 
 def test_least_privilege(workflow: dict[str, Any]) -> None:
     jobs = workflow["jobs"]
 
     assert workflow["permissions"] == {}
-    assert jobs["publish"]["permissions"] == {
-        "contents": "read",
-        "packages": "write",
+    assert jobs["image"]["permissions"] == {"contents": "read", "packages": "write"}
+    assert jobs["attest"]["permissions"] == {
         "id-token": "write",
         "attestations": "write",
+        "packages": "write",
+        "artifact-metadata": "write",
     }
+    assert jobs["image-test"]["permissions"] == {"contents": "read", "packages": "read"}
+    assert jobs["promote"]["permissions"] == {"packages": "write"}
+    assert jobs["pypi"]["permissions"] == {"id-token": "write"}
     assert jobs["release"]["permissions"] == {"contents": "write"}
     for name, job in jobs.items():
-        if name not in {"publish", "release"}:
+        if name not in {"image", "attest", "image-test", "promote", "pypi", "release"}:
             assert job["permissions"] == {"contents": "read"}, name
 
 
-def test_build_sbom_provenance_attestation_and_no_cache(workflow: dict[str, Any]) -> None:
-    build = step(workflow, "publish", "docker/build-push-action")
-    attest = step(workflow, "publish", "actions/attest-build-provenance")
+def test_only_the_signing_jobs_get_an_oidc_token_and_they_run_no_project_code(
+    workflow: dict[str, Any],
+) -> None:
+    signing = {
+        name for name, job in workflow["jobs"].items() if job["permissions"].get("id-token") == "write"
+    }
 
-    assert build["with"]["push"] is True
-    assert build["with"]["sbom"] is True
-    assert build["with"]["provenance"] == "mode=max"
-    assert not {"cache-from", "cache-to"} & set(build["with"])
-    assert attest["with"]["subject-digest"] == f"${{{{ steps.{build['id']}.outputs.digest }}}}"
-    assert attest["with"]["subject-name"] == "${{ needs.check.outputs.image }}"
+    assert signing == {"attest", "pypi"}
+    for name in signing:
+        for s in workflow["jobs"][name]["steps"]:
+            assert "run" not in s, f"{name} runs a script"
+            assert not s["uses"].startswith("actions/checkout@"), f"{name} checks out the project"
+
+
+def test_publishing_jobs_run_in_an_environment(workflow: dict[str, Any]) -> None:
+    environments = {name: job.get("environment") for name, job in workflow["jobs"].items()}
+
+    assert environments.pop("pypi")["name"] == "pypi"
+    for name in ("image", "attest", "promote", "release"):
+        assert environments.pop(name) == "release", name
+    assert set(environments.values()) == {None}  # the test jobs need no approval
+
+
+def test_no_cache_is_restored(workflow: dict[str, Any]) -> None:
     for job in workflow["jobs"].values():
         for s in job["steps"]:
             assert not s.get("uses", "").startswith("actions/cache@")
             assert "cache" not in s.get("with", {}), s
-
-
-def test_actions_are_pinned_to_commits_with_their_version() -> None:
-    uses = re.findall(r"^\s*(?:-\s*)?uses:\s*(\S+)(.*)$", WORKFLOW.read_text(), re.MULTILINE)
-
-    assert uses
-    for action, comment in uses:
-        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action), action
-        assert re.fullmatch(r"\s*# v\d+\.\d+\.\d+", comment), f"{action} needs a # vX.Y.Z comment"
 
 
 def test_checkouts_keep_no_credentials_and_scripts_take_no_expressions(workflow: dict[str, Any]) -> None:
