@@ -247,6 +247,12 @@ class DockerEngine:
             ids = _cli(*listing, "--filter", by_project).split()
             if ids:
                 _cli(*removal, *ids, missing_ok=True)
+        # What Compose built and named after the project (a name of its own, such as
+        # tel3sis:dev, carries the project's label too, and stays).
+        images = _cli("image", "ls", "--filter", by_project, "--format", "{{.Repository}}:{{.Tag}}").split()
+        built = [image for image in images if image.startswith(f"{project}-")]
+        if built:
+            _cli("image", "rm", *built, missing_ok=True)
 
 
 class WhalesProject:
@@ -369,9 +375,9 @@ class WhalesProject:
             return CommandResult(exc.return_code, _stderr(exc))
         return CommandResult(0, (output or "").strip())
 
-    def port(self, service: str, port: int) -> tuple[str, int] | None:
+    def port(self, service: str, port: int, protocol: str = "tcp") -> tuple[str, int] | None:
         try:
-            host, public = self.docker.compose.port(service, port)
+            host, public = self.docker.compose.port(service, port, protocol=protocol)
         except self._whales.DockerException:
             return None
         if host is None or public is None:

@@ -58,6 +58,9 @@ class StackStartError(ComposeError):
         self.probe = probe
         self.probe_output = probe_output
         self.logs = logs
+        if not service:  # nothing points at one service: Compose itself could not start the stack
+            super().__init__(f"the stack did not start: {reason}")
+            return
         parts = [f"service {service!r} did not become ready: {reason}"]
         if probe:
             parts.append(f"probe: {probe}")

@@ -109,7 +109,7 @@ class ComposeProject(Protocol):
 
     def execute(self, service: str, argv: Sequence[str]) -> CommandResult: ...
 
-    def port(self, service: str, port: int) -> tuple[str, int] | None:
+    def port(self, service: str, port: int, protocol: str = "tcp") -> tuple[str, int] | None:
         """Host address and port a container port is published on, or None."""
 
     def logs(
@@ -169,7 +169,8 @@ class Engine(Protocol):
         """(project, value of `label`) of every container, network and volume carrying both."""
 
     def remove_project(self, project: str) -> None:
-        """Remove every container, network and volume Compose labelled with `project`."""
+        """Remove every container, network and volume Compose labelled with `project`,
+        and the images Compose built and named after it."""
 
     def mark(self, project: str, labels: Mapping[str, str]) -> None:
         """Leave a marker with `labels` beside the project (an empty volume), removed with it."""

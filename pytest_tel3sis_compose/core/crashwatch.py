@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pytest_tel3sis_compose.core.boundary import ComposeProject, ContainerEvent, EventStream
+from pytest_tel3sis_compose.core.listener import StackListener, ignore
 from pytest_tel3sis_compose.core.probes import Probe
 
 #: Events kept for a report (the forensics bundle); the oldest go first.
@@ -54,6 +55,8 @@ class CrashWatch:
     compose: ComposeProject
     probes: Mapping[str, Probe]
     log_lines: int = 50
+    listener: StackListener = ignore
+    """Told of each crash (as `crashed`), for progress and the timeline."""
     events: list[ContainerEvent] = field(default_factory=list)
     """Everything seen, for reports."""
     crashes: list[Crash] = field(default_factory=list)
@@ -127,10 +130,13 @@ class CrashWatch:
             return
         crash = Crash(event.service, what, datetime.fromtimestamp(event.at or time.time()), self._logs(event))
         with self._lock:
-            if self._armed and not any(
-                c.service == crash.service and c.what == crash.what for c in self.crashes
-            ):
-                self.crashes.append(crash)
+            said = [c.what for c in self.crashes if c.service == crash.service]
+            if not self._armed or crash.what in said:
+                return
+            if "signal 9" in crash.what and any("OOM" in what for what in said):
+                return  # the kernel's kill of an OOM-killed container: already said
+            self.crashes.append(crash)
+        self.listener(crash.service, "crashed", crash.what)
 
     def _what(self, event: ContainerEvent) -> str | None:
         probe = self.probes.get(event.service)

@@ -32,7 +32,10 @@ def diagnose(
         for name, status in statuses.items()
         if status is not None and status.health in ("unhealthy", "starting")
     ]
-    culprit = (named + exited + unready + list(statuses))[0]
+    suspects = named + exited + unready
+    if not suspects and "`docker compose up` failed" in reason:
+        return StackStartError("", reason)  # a network, a volume, Compose itself: no service to blame
+    culprit = (suspects + list(statuses))[0]
     status = statuses[culprit]
     detail = ""
     if status is not None:

@@ -35,9 +35,28 @@ class Endpoints:
         self.known = known
         self._resolved: dict[tuple[str, int], tuple[str, int]] = {}
 
-    def endpoint(self, service: str, port: int | None = None) -> tuple[str, int]:
+    def endpoint(self, service: str, port: int | None = None, protocol: str = "tcp") -> tuple[str, int]:
         """(host, port) of a service's published port; `port` may be left out where it is clear."""
+        if protocol != "tcp":
+            return self._other_protocol(service, port, protocol)
         return self.address(service, self.pick_port(service, port))
+
+    def _other_protocol(self, service: str, port: int | None, protocol: str) -> tuple[str, int]:
+        spec = self.project.service(service)
+        offered = spec.published_udp if protocol == "udp" else ()
+        if port is None or port not in offered:
+            listed = ", ".join(f"{each}/{protocol}" for each in offered) or f"no {protocol} port"
+            raise ConfigError(
+                f"service {service!r} publishes {listed}; name one with endpoint({service!r}, port, "
+                f"protocol={protocol!r}), or add it under `ports:`, for example "
+                f'"127.0.0.1::{port or 53}/{protocol}"'
+            )
+        if spec.host_network:
+            return self.docker_host, port
+        published = self.compose.port(service, port, protocol)
+        if published is None:
+            raise EngineError(f"Compose reports no published port for {service}:{port}/{protocol}")
+        return reachable_host(published[0], self.docker_host), published[1]
 
     def url(self, service: str, port: int | None = None) -> str:
         return url_of(*self.endpoint(service, port))
@@ -76,6 +95,8 @@ class Endpoints:
 
     def address(self, service: str, port: int) -> tuple[str, int]:
         key = (service, port)
+        if key not in self._resolved and self.project.service(service).host_network:
+            self._resolved[key] = (self.docker_host, port)  # the engine host's own port
         if key not in self._resolved:
             status = self.known(service)
             published = status.ports.get(port) if status else None

@@ -53,7 +53,9 @@ def isolate(
     rewritten: list[str] = []
     for name, service in dict(config.get("services") or {}).items():
         entry: dict[str, Any] = {}
-        if ALL_SERVICES not in keep_ports and name not in keep_ports:
+        # The host's network has no ports to move (they are the host's): reported as shared.
+        movable = service.get("network_mode") != "host"
+        if movable and ALL_SERVICES not in keep_ports and name not in keep_ports:
             ports, changes = _ports(service.get("ports") or [], local)
             if changes:
                 entry["ports"] = ports
@@ -99,9 +101,12 @@ def _shared(config: Mapping[str, Any], project_name: str) -> list[str]:
             spec = spec or {}
             name = spec.get("name", f"{project_name}_{key}")
             if spec.get("external"):
-                found.append(f"{kind} {key} is external ({name}): sessions running side by side share it")
+                found.append(f"{kind} {key} is external ({name})")
             elif name != f"{project_name}_{key}":
-                found.append(
-                    f"{kind} {key} is named {name} explicitly: sessions running side by side share it"
-                )
-    return found
+                found.append(f"{kind} {key} is named {name} explicitly")
+    found += [
+        f"service {name} uses the host's network (network_mode: host)"
+        for name, service in dict(config.get("services") or {}).items()
+        if service.get("network_mode") == "host"
+    ]
+    return [f"{what}: sessions running side by side share it" for what in found]

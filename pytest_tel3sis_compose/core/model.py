@@ -20,6 +20,7 @@ class ServiceSpec:
     name: str
     has_healthcheck: bool
     published_ports: tuple[int, ...]
+    """Container ports published over TCP (what URLs and probes use)."""
     probe: Any = None
     builds: bool = False
     """The service has a `build:` section: its image is made from the project's source."""
@@ -33,6 +34,10 @@ class ServiceSpec:
     """The native healthcheck's test as the container runs it (`CMD ...` or `CMD-SHELL ...`)."""
     healthcheck_interval: float = 30.0
     """Seconds between the native healthcheck's runs."""
+    published_udp: tuple[int, ...] = ()
+    """Container ports published over UDP."""
+    host_network: bool = False
+    """`network_mode: host`: its ports are the host's own, published or not."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class ProjectSpec:
                 name=name,
                 has_healthcheck=_has_healthcheck(raw),
                 published_ports=_published_ports(raw),
+                published_udp=_published_ports(raw, "udp"),
                 probe=_unescape_dollars(raw.get(PROBE_FIELD)),
                 builds="build" in raw,
                 completed_dependency=name in completed,
@@ -75,13 +81,16 @@ class ProjectSpec:
                     _unescape_dollars(list((raw.get("healthcheck") or {}).get("test") or []))
                 ),
                 healthcheck_interval=duration((raw.get("healthcheck") or {}).get("interval"), default=30.0),
+                host_network=raw.get("network_mode") == "host",
             )
             for name, raw in raw_services.items()
         }
         return cls(
             services=services,
-            networks=_owned(config.get("networks")) or ("default",),
-            volumes=_owned(config.get("volumes")),
+            networks=_owned(config.get("networks"), config.get("name"))
+            if config.get("networks")
+            else ("default",),
+            volumes=_owned(config.get("volumes"), config.get("name")),
         )
 
     def closure(self, names: Iterable[str]) -> tuple[str, ...]:
@@ -120,10 +129,20 @@ def _unescape_dollars(value: Any) -> Any:
     return value
 
 
-def _owned(section: Any) -> tuple[str, ...]:
+def _owned(section: Any, project: Any) -> tuple[str, ...]:
+    """The networks or volumes this project alone creates: not external, not named explicitly.
+
+    An explicit `name:` makes an object two sessions share; labelling it per
+    session would make Compose recreate it under the other session's feet.
+    """
     if not isinstance(section, Mapping):
         return ()
-    return tuple(name for name, spec in section.items() if not (spec or {}).get("external"))
+    return tuple(
+        key
+        for key, spec in section.items()
+        if not (spec or {}).get("external")
+        and (spec or {}).get("name", f"{project}_{key}") == f"{project}_{key}"
+    )
 
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)")
@@ -146,11 +165,11 @@ def _has_healthcheck(raw: Mapping[str, Any]) -> bool:
     return bool(test) and test != ["NONE"]
 
 
-def _published_ports(raw: Mapping[str, Any]) -> tuple[int, ...]:
+def _published_ports(raw: Mapping[str, Any], protocol: str = "tcp") -> tuple[int, ...]:
     ports = []
     for port in raw.get("ports") or ():
         # `compose config` normalises every entry to the long syntax.
-        if isinstance(port, Mapping) and port.get("protocol", "tcp") == "tcp":
+        if isinstance(port, Mapping) and port.get("protocol", "tcp") == protocol:
             ports.append(int(port["target"]))
     return tuple(ports)
 

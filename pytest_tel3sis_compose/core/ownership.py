@@ -9,10 +9,12 @@ stack whose owner lives, nor one it cannot judge (another host's).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import socket
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +27,16 @@ LABEL_KEEP = "io.tel3sis.compose.keep"
 LABEL_FINGERPRINT = "io.tel3sis.compose.fingerprint"
 #: LABEL_KEEP's value on a stack a failed session left for inspection (reuse keeps say "true").
 KEPT_FOR_FAILURE = "failure"
+#: On a kept stack's marker: which compose files it was made of, so a prune removes only its own.
+LABEL_FILES = "io.tel3sis.compose.files"
+
+
+def files_key(files: Iterable[Path]) -> str:
+    """The same short key for the same compose files, wherever the session runs from."""
+    joined = "\0".join(str(Path(path).resolve()) for path in files)
+    return hashlib.sha256(joined.encode()).hexdigest()[:12]
+
+
 PROJECT_LABEL = "com.docker.compose.project"
 
 
@@ -153,9 +165,9 @@ class Janitor:
         """Stacks kept on purpose: for reuse (`true`), or for inspection after a failure (`failure`)."""
         return {project for project, why in self.engine.labelled(LABEL_KEEP) if reason in (None, why)}
 
-    def keep_failed(self, project: str) -> None:
+    def keep_failed(self, project: str, files: Iterable[Path]) -> None:
         """Mark a failed session's stack as kept for inspection: no janitor removes it but a prune."""
-        self.engine.mark(project, {LABEL_KEEP: KEPT_FOR_FAILURE})
+        self.engine.mark(project, {LABEL_KEEP: KEPT_FOR_FAILURE, LABEL_FILES: files_key(files)})
 
     def sweep(self) -> list[str]:
         """Remove the stacks (and stack folders) of dead owners; return the projects removed.
@@ -177,11 +189,12 @@ class Janitor:
             removed.append(project)
         return removed
 
-    def prune(self, kept: set[str]) -> list[str]:
-        """Remove the stacks of dead owners, those kept after failures, and the `kept` projects."""
-        projects = (
-            self.orphaned_projects() | (self.kept_projects() & kept) | self.kept_projects(KEPT_FOR_FAILURE)
-        )
+    def prune(self, kept: set[str], files: Iterable[Iterable[Path]] = ()) -> list[str]:
+        """Remove the stacks of dead owners, the `kept` projects, and those kept after failures of `files`."""
+        keys = {files_key(each) for each in files}
+        failed = {project for project, key in self.engine.labelled(LABEL_FILES) if key in keys}
+        kept_after_failures = self.kept_projects(KEPT_FOR_FAILURE) & failed
+        projects = self.orphaned_projects() | (self.kept_projects() & kept) | kept_after_failures
         for project in sorted(projects):
             self.engine.remove_project(project)
         return sorted(projects)

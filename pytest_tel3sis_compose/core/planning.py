@@ -74,8 +74,8 @@ def _default_probe(spec: ServiceSpec, engine_checks_quickly: bool) -> Probe:
     if spec.has_healthcheck:
         return HealthcheckProbe() if engine_checks_quickly else OwnHealthcheckProbe(spec.healthcheck_test)
     if spec.published_ports:
-        return PortProbe(spec.published_ports)
-    return RunningProbe()
+        return PortProbe(spec.published_ports, image_healthcheck=True)
+    return RunningProbe(image_healthcheck=True)
 
 
 def waited_healthchecks(project: ProjectSpec, probes: Mapping[str, Probe]) -> list[str]:

@@ -114,14 +114,21 @@ class RunningProbe(Probe):
 
     For services with nothing better to check. A one-shot service (a
     migration, a seed job) that exits 0 before it is seen running is ready
-    too, where `docker compose up --wait` would call it failed.
+    too, where `docker compose up --wait` would call it failed. As a default
+    (`image_healthcheck`), a healthcheck the image itself declares (a
+    Dockerfile HEALTHCHECK, which the compose files do not show) must pass too.
     """
 
     accepts_completion = True
 
+    def __init__(self, image_healthcheck: bool = False) -> None:
+        self.image_healthcheck = image_healthcheck
+
     def check(self, target: ProbeTarget) -> ProbeResult:
         status = target.status
         ready = status.state == "running" or (status.state == "exited" and status.exit_code == 0)
+        if ready and status.state == "running" and self.image_healthcheck:
+            return image_health(status)
         return ProbeResult(ready, status.state)
 
     def describe(self) -> str:
@@ -141,9 +148,10 @@ class PortProbe(Probe):
 
     accepts_completion = True
 
-    def __init__(self, ports: Sequence[int], settle: float = 0.1) -> None:
+    def __init__(self, ports: Sequence[int], settle: float = 0.1, image_healthcheck: bool = False) -> None:
         self.ports = tuple(ports)
         self.settle = settle
+        self.image_healthcheck = image_healthcheck
 
     def __repr__(self) -> str:
         return f"PortProbe({list(self.ports)!r})"
@@ -159,8 +167,25 @@ class PortProbe(Probe):
             host, public = target.address(port)
             answer = _answers(host, public, self.settle)
             if answer:
-                return ProbeResult(False, f"port {port} ({host}:{public}): {answer}")
+                return ProbeResult(False, f"port {port} ({host}:{public}): {answer}{_NOT_SERVED}")
+        if self.image_healthcheck:
+            return image_health(status)
         return ProbeResult(True, "every published port answers")
+
+
+_NOT_SERVED = (
+    ". A port nothing serves while tests run (a debugger's, say), or a server bound to 127.0.0.1 "
+    "inside the container, never answers: declare the service's probe (x-tel3sis-probe or compose_probes)"
+)
+
+
+def image_health(status: ContainerStatus) -> ProbeResult:
+    """A healthcheck the image declares (the engine reports one the compose files did not show)."""
+    if status.health in (None, "healthy"):
+        return ProbeResult(
+            True, status.state + (f", image healthcheck {status.health}" if status.health else "")
+        )
+    return ProbeResult(False, f"its image's healthcheck: {status.health}: {status.health_output}")
 
 
 def _answers(host: str, port: int, settle: float) -> str:

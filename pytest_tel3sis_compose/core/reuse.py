@@ -45,7 +45,9 @@ def verdict(kept: KeptStack, probes: Mapping[str, Probe]) -> ReuseVerdict:
     if all(status is None for status in statuses.values()):
         return ReuseVerdict("created")
     for name, status in statuses.items():
-        if status is None or (status.state != "running" and not probes[name].accepts_completion):
+        if status is None:
+            continue  # never started (an earlier run needed less of the stack): started now
+        if status.state != "running" and not probes[name].accepts_completion:
             return ReuseVerdict("recreated", f"service {name!r} was not running")
         if status.labels.get(LABEL_FINGERPRINT) != kept.fingerprint:
             return ReuseVerdict("recreated", "the compose configuration, an image or a build context changed")

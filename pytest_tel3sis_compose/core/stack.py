@@ -75,7 +75,7 @@ class ComposeStack:
         self._workdir: Path | None = None
         self._endpoints: Endpoints | None = None
         self._up = BoundedUp(self.compose)
-        self.watch = CrashWatch(self.compose, self.probes, settings.log_lines)
+        self.watch = CrashWatch(self.compose, self.probes, settings.log_lines, self.listener)
         """Services that die, restart or turn unhealthy after they were ready."""
 
     @property
@@ -119,7 +119,11 @@ class ComposeStack:
         self.watch.start()
         if prepared.runner:
             prepared.runner.start()
-        self._bring_up(wanted, reusing=prepared.reusing)
+        if prepared.reusing:  # what the kept stack has is probed; what it lacks is started
+            self._bring_up(tuple(name for name in wanted if name in prepared.known), reusing=True)
+            self.extend(wanted)
+        else:
+            self._bring_up(wanted, reusing=False)
         prepared.join_janitor()  # for a reused stack, joined last: nothing of this project to wait for
         self.phase = Phase.READY
 
@@ -151,7 +155,7 @@ class ComposeStack:
         )
         self.ready_after.update(ready_after)
         self.watch.arm({service: started + seconds for service, seconds in ready_after.items()})
-        self.watch.read_health([name for name in services if self.project.services[name].has_healthcheck])
+        self.watch.read_health(list(services))  # images may declare healthchecks the files do not show
         self.listener(None, "ready", f"{time.monotonic() - started:.1f} s")
 
     def _diagnose(self, reason: str) -> StackStartError:
@@ -218,7 +222,7 @@ class ComposeStack:
         self.compose, self._config, self.ready_after = compose, config, dict(ready_after)
         self.probes.update(plan_probes(self.project, self.settings.probes, self.settings.require_healthy))
         self.phase = Phase.ATTACHED
-        self.watch = CrashWatch(compose, self.probes, self.settings.log_lines)
+        self.watch = CrashWatch(compose, self.probes, self.settings.log_lines, self.listener)
         self.watch.start()
         self.watch.arm(dict.fromkeys(self.probes, time.monotonic()))
 
@@ -257,9 +261,9 @@ class ComposeStack:
         """
         return self._ready_endpoints.url(service, port)
 
-    def endpoint(self, service: str, port: int | None = None) -> tuple[str, int]:
-        """(host, port) of a ready service's published port, for non-HTTP clients."""
-        return self._ready_endpoints.endpoint(service, port)
+    def endpoint(self, service: str, port: int | None = None, protocol: str = "tcp") -> tuple[str, int]:
+        """(host, port) of a ready service's published port, for non-HTTP clients (`udp` too)."""
+        return self._ready_endpoints.endpoint(service, port, protocol)
 
     @property
     def _ready_endpoints(self) -> Endpoints:

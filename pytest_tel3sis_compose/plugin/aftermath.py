@@ -31,7 +31,7 @@ def leave_behind(used: StackInUse, own: ComposeStack, state: SessionState, sessi
         used.bundle = write_bundle(own, options.compose_log_dir / own.project_name)
     interrupted = getattr(session, "exitstatus", None) == pytest.ExitCode.INTERRUPTED
     if options.compose_keep_on_failure and own.phase in (Phase.STARTING, Phase.READY) and not interrupted:
-        Janitor(state.engine).keep_failed(own.project_name)
+        Janitor(state.engine).keep_failed(own.project_name, own.settings.compose_files)
         own.keep()
 
 
@@ -43,7 +43,7 @@ def summary_lines(used: StackInUse) -> list[str]:
     if stack.phase is Phase.KEPT and stack.settings.reuse is False:
         lines += [
             "  kept for inspection (--compose-keep-on-failure):",
-            f"    docker compose -p {stack.project_name} ps",
+            f"    docker compose -p {stack.project_name} ps -a",
             f"    docker compose -p {stack.project_name} logs",
             *(
                 f"    {service}: {url}"

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable, Iterator
 from os import PathLike
 from pathlib import Path
+from types import ModuleType
 from typing import Any, get_args
 
 import pytest
@@ -40,6 +41,33 @@ Built, started and proven ready before the first test that asks for it;
 taken down (volumes and orphans too) at the end of its scope, or at once
 if it fails to start.
 """
+
+
+def declared_stacks(config: pytest.Config, *modules: object) -> Iterator[tuple[str, StackDeclaration]]:
+    """Stack fixtures declared in the conftest.py files loaded so far (and in `modules`)."""
+    seen = set()
+    for module in [*config.pluginmanager.get_plugins(), *modules]:
+        if not isinstance(module, ModuleType):
+            continue
+        for name, value in vars(module).items():
+            declaration = declaration_of(value)
+            if declaration is not None and (name, id(declaration)) not in seen:
+                seen.add((name, id(declaration)))
+                yield name, declaration
+
+
+def stack_fixture_names(items: list[pytest.Item]) -> set[str]:
+    """Which of the selected tests' fixtures are stacks."""
+    config = items[0].config if items else None
+    if config is None:
+        return set()
+    modules = {getattr(item, "module", None) for item in items}
+    return {name for name, _ in declared_stacks(config, *modules)}
+
+
+def uses_a_stack(items: list[pytest.Item]) -> bool:
+    names = stack_fixture_names(items)
+    return any(names.intersection(getattr(item, "fixturenames", ())) for item in items)
 
 
 def compose_fixture(*files: str | PathLike[str], scope: Scope = "session", **settings: Any) -> Any:
@@ -150,7 +178,10 @@ def _bring_up(
     try:
         wanted = None  # the first test's needs: later tests extend the stack as they need
         if focus.is_focused(item):
+            assert item is not None
             own.engine.check()  # before the files are read, for the clearer error
+            if stack_fixture_names([item]) & set(getattr(item, "fixturenames", ())) == {fixture}:
+                focus.check_names(item, {fixture: own.services})  # a typo fails before anything starts
             wanted = focus.needs(item, fixture, own.services)
         if folder is None:
             own.start(wanted)

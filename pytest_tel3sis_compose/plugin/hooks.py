@@ -14,17 +14,16 @@ import pytest
 from pytest_tel3sis_compose.core.ownership import Janitor
 from pytest_tel3sis_compose.errors import ComposeError
 from pytest_tel3sis_compose.plugin import aftermath, crashes
+from pytest_tel3sis_compose.plugin.factory import declared_stacks, uses_a_stack
 from pytest_tel3sis_compose.plugin.fixtures import compose_probes, compose_settings, compose_stack
 from pytest_tel3sis_compose.plugin.focus import MARKER_HELP, extend_for
 from pytest_tel3sis_compose.plugin.options import add_options
 from pytest_tel3sis_compose.plugin.reporting import (
     TEST_STARTED,
     attach_logs,
-    declared_stacks,
     header_lines,
     reuse_line,
     summary_lines,
-    uses_a_stack,
 )
 from pytest_tel3sis_compose.plugin.stack_settings import reuse_project_name, slug
 from pytest_tel3sis_compose.plugin.state import STATE, SessionState, state_of
@@ -55,14 +54,14 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
     if not config.getoption("compose_prune"):
         return None
     state = _state(config)
+    declared = [
+        (name, declaration.files) for name, declaration in declared_stacks(config) if declaration.files
+    ]
     kept = {reuse_project_name(state.options.compose_files)}
-    kept |= {
-        reuse_project_name(declaration.files, f"-{slug(name)}")
-        for name, declaration in declared_stacks(config)
-        if declaration.files is not None
-    }
+    kept |= {reuse_project_name(files, f"-{slug(name)}") for name, files in declared}
+    files = [state.options.compose_files, *(files for _, files in declared)]
     try:
-        removed = Janitor(state.engine).prune(kept)
+        removed = Janitor(state.engine).prune(kept, files)
     except ComposeError as exc:
         raise pytest.UsageError(f"--compose-prune: {exc}") from None
     print("removed compose stacks: " + ", ".join(removed) if removed else "no compose stack to remove")
@@ -99,8 +98,9 @@ def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Ite
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     item.stash[TEST_STARTED] = datetime.now(timezone.utc)
     state_of(item.config).current_item = item
-    crashes.check_before(item)
+    # Nothing raised before the yield: the other setup hooks (logging's, say) must run first.
     yield  # the fixtures: a stack the test is first to use starts with what it needs
+    crashes.check_before(item)
     extend_for(item)
 
 

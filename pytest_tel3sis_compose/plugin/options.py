@@ -46,7 +46,24 @@ def _probes(lines: Sequence[str], where: str, base: Path) -> dict[str, Probe]:
 
 
 def _files(paths: Sequence[str] | None, where: str, base: Path) -> tuple[Path, ...]:
-    return resolve_files(paths or [DEFAULT_COMPOSE_FILE], base)
+    return resolve_files(paths, base) if paths else default_files(base)
+
+
+#: The files Compose itself looks for when it is given none, in its order, each with its override.
+_COMPOSE_DEFAULTS = (
+    ("compose.yaml", "compose.override.yaml"),
+    ("compose.yml", "compose.override.yml"),
+    ("docker-compose.yaml", "docker-compose.override.yaml"),
+    ("docker-compose.yml", "docker-compose.override.yml"),
+)
+
+
+def default_files(folder: Path) -> tuple[Path, ...]:
+    """What `docker compose` would read in `folder`: the first default file, and its override."""
+    for name, override in _COMPOSE_DEFAULTS:
+        if (folder / name).is_file():
+            return (folder / name, *((folder / override,) if (folder / override).is_file() else ()))
+    return (folder / DEFAULT_COMPOSE_FILE,)  # none: the error names the usual one
 
 
 def _folder(value: str | None, where: str, base: Path) -> Path | None:

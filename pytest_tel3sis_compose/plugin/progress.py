@@ -23,12 +23,13 @@ _STACK_STATES = {
     "isolated": "isolated: {detail}",
     "shared": "WARNING: {detail}",
 }
-#: Stack lines written once as they come, not kept in the live block.
-_ONE_OFF = ("stopping", "stopped", "isolated", "shared")
+#: Lines written once as they come, not kept in the live block.
+_ONE_OFF = ("stopping", "stopped", "isolated", "shared", "crashed")
 _SERVICE_STATES = {
     "waiting": "waiting on {detail}",
     "ready": "ready in {detail}",
     "failed": "FAILED: {detail}",
+    "crashed": "CRASHED: {detail}",
 }
 
 

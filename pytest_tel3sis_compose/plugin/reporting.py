@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from pytest_tel3sis_compose.core.stack import ComposeStack, Phase
-from pytest_tel3sis_compose.plugin.factory import declaration_of
-from pytest_tel3sis_compose.plugin.stack_settings import StackDeclaration
+from pytest_tel3sis_compose.plugin.factory import declared_stacks
+from pytest_tel3sis_compose.plugin.stack_settings import reuse_project_name
 from pytest_tel3sis_compose.plugin.state import StackInUse, state_of
 
 #: When the test's window opened: the start of its setup.
@@ -24,7 +22,11 @@ def header_lines(config: pytest.Config) -> list[str]:
     lines = []
     if any(path.is_file() for path in options.compose_files):
         files = ", ".join(_relative(path, config.rootpath) for path in options.compose_files)
-        project = options.compose_project_name or state_of(config).project_name
+        project = options.compose_project_name or (
+            reuse_project_name(options.compose_files)
+            if options.compose_reuse
+            else state_of(config).project_name
+        )
         if not options.compose_project_name and _conftest_names_project(config):
             project = "set by the docker_compose_project_name fixture"
         lines.append(f"compose files: {files}; project: {project}")
@@ -33,33 +35,6 @@ def header_lines(config: pytest.Config) -> list[str]:
             files = ", ".join(_relative(path, config.rootpath) for path in declaration.files)
             lines.append(f"compose stack {name} ({declaration.scope}): {files}")
     return lines
-
-
-def declared_stacks(config: pytest.Config, *modules: object) -> Iterator[tuple[str, StackDeclaration]]:
-    """Stack fixtures declared in the conftest.py files loaded so far (and in `modules`)."""
-    seen = set()
-    for module in [*config.pluginmanager.get_plugins(), *modules]:
-        if not isinstance(module, ModuleType):
-            continue
-        for name, value in vars(module).items():
-            declaration = declaration_of(value)
-            if declaration is not None and (name, id(declaration)) not in seen:
-                seen.add((name, id(declaration)))
-                yield name, declaration
-
-
-def stack_fixture_names(items: list[pytest.Item]) -> set[str]:
-    """Which of the selected tests' fixtures are stacks."""
-    config = items[0].config if items else None
-    if config is None:
-        return set()
-    modules = {getattr(item, "module", None) for item in items}
-    return {name for name, _ in declared_stacks(config, *modules)}
-
-
-def uses_a_stack(items: list[pytest.Item]) -> bool:
-    names = stack_fixture_names(items)
-    return any(names.intersection(getattr(item, "fixturenames", ())) for item in items)
 
 
 def _conftest_names_project(config: pytest.Config) -> bool:
@@ -85,7 +60,7 @@ def summary_lines(used: StackInUse) -> list[str]:
                 service,
                 stack.endpoints.known_url(service) or "-",
                 f"{seconds:.1f} s" if seconds is not None else "not started",
-                stack.watch.health.get(service, "?") if has_healthcheck else "-",
+                stack.watch.health.get(service) or ("?" if has_healthcheck and seconds is not None else "-"),
                 stack.probes[service].describe() if service in stack.probes else "-",
             )
         )

@@ -62,7 +62,7 @@ def test_a_failed_session_keeps_its_stack_which_the_next_session_spares_until_pr
     failed.stdout.fnmatch_lines(
         [
             "  kept for inspection (--compose-keep-on-failure):",
-            f"    docker compose -p {kept_project} ps",
+            f"    docker compose -p {kept_project} ps -a",
             f"    docker compose -p {kept_project} logs",
             "    remove it: pytest --compose-prune",
         ]

@@ -19,7 +19,7 @@ from typing import Any
 
 from pytest_tel3sis_compose.core.boundary import CommandResult, ContainerEvent, ContainerStatus, EngineInfo
 from pytest_tel3sis_compose.core.docker_host import host_of
-from pytest_tel3sis_compose.core.ownership import LABEL_KEEP, LABEL_OWNER, Owner
+from pytest_tel3sis_compose.core.ownership import LABEL_FILES, LABEL_KEEP, LABEL_OWNER, Owner
 
 #: An owner label whose process cannot exist: above Linux's largest pid.
 DEAD_OWNER = Owner.of(os.getpid()).label().replace(f"@{os.getpid()}:", f"@{2**22 + 7}:", 1)
@@ -238,8 +238,8 @@ class FakeEngine:
 
     def labelled(self, label: str) -> list[tuple[str, str]]:
         self._record("labelled", label)
-        if label == LABEL_KEEP:
-            return [(project, labels[LABEL_KEEP]) for project, labels in self.marks.items()]
+        if label in (LABEL_KEEP, LABEL_FILES):
+            return [(project, labels[label]) for project, labels in self.marks.items() if label in labels]
         if label != LABEL_OWNER:
             return []
         return [(project, DEAD_OWNER) for project in self.orphans]
@@ -317,14 +317,14 @@ class FakeEngine:
                 return CommandResult(0, "")
             return script.pop(0) if len(script) > 1 else script[0]
 
-    def port(self, service: str, port: int) -> tuple[str, int] | None:
+    def port(self, service: str, port: int, protocol: str = "tcp") -> tuple[str, int] | None:
         with self._lock:
             self.port_calls.append((service, port))
         if (service, port) in self._ports:
             return self._ports[(service, port)]
         raw = self._config.get("services", {}).get(service, {})
         for entry in raw.get("ports") or ():
-            if int(entry["target"]) == port and entry.get("protocol", "tcp") == "tcp":
+            if int(entry["target"]) == port and entry.get("protocol", "tcp") == protocol:
                 published = entry.get("published")
                 public = int(published) if published else 32768 + port
                 return entry.get("host_ip") or "0.0.0.0", public

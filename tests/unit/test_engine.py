@@ -79,10 +79,13 @@ def test_listing_lines_lacking_a_project_or_a_value_are_skipped(docker: FakeDock
     assert DockerEngine().labelled(LABEL_OWNER) == [("real", "owner")]
 
 
-def test_remove_project_removes_its_containers_networks_and_volumes(docker: FakeDocker) -> None:
+def test_remove_project_removes_its_containers_networks_volumes_and_the_images_named_after_it(
+    docker: FakeDocker,
+) -> None:
     docker.script("ps", stdout="c1\nc2\n")
     docker.script("network", "ls", stdout="n1\n")
     docker.script("volume", "ls", stdout="v1\nv2\n")
+    docker.script("image", "ls", stdout="proj-web:latest\ntel3sis:dev\nproj-worker:latest\n")
 
     DockerEngine().remove_project("proj")
 
@@ -94,6 +97,9 @@ def test_remove_project_removes_its_containers_networks_and_volumes(docker: Fake
         ["docker", "network", "rm", "n1"],
         ["docker", "volume", "ls", "--quiet", *by_project],
         ["docker", "volume", "rm", "--force", "v1", "v2"],
+        ["docker", "image", "ls", *by_project, "--format", "{{.Repository}}:{{.Tag}}"],
+        # A name of its own (tel3sis:dev) stays, though Compose labelled it with the project too.
+        ["docker", "image", "rm", "proj-web:latest", "proj-worker:latest"],
     ]
 
 
@@ -107,6 +113,7 @@ def test_remove_project_issues_no_removal_where_nothing_is_listed(docker: FakeDo
         ["network", "ls"],
         ["network", "rm"],
         ["volume", "ls"],
+        ["image", "ls"],
     ]
 
 
@@ -119,7 +126,7 @@ def test_remove_project_tolerates_what_is_gone_meanwhile(docker: FakeDocker) -> 
 
     DockerEngine().remove_project("proj")  # does not raise, and goes on to the next kind
 
-    assert docker.commands[-1] == ["docker", "volume", "rm", "--force", "v1"]
+    assert ["docker", "volume", "rm", "--force", "v1"] in docker.commands
 
 
 def test_remove_project_raises_other_errors_with_stderr_and_the_fix(docker: FakeDocker) -> None:

@@ -102,3 +102,15 @@ def test_the_override_file_carries_composes_merge_tags(tmp_path: Path) -> None:
 
     assert "ports: !override\n" in text
     assert "container_name: !reset ''\n" in text
+
+
+def test_a_service_on_the_hosts_network_keeps_its_ports_and_is_reported() -> None:
+    ports = [{"mode": "ingress", "target": 18766, "published": "18766", "protocol": "tcp"}]
+
+    isolation = isolate(config(exporter={"image": "x", "network_mode": "host", "ports": ports}), "p")
+
+    assert isolation.services == {}
+    assert isolation.shared == (
+        "service exporter uses the host's network (network_mode: host): "
+        "sessions running side by side share it",
+    )

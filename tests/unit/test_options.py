@@ -66,3 +66,27 @@ def test_every_option_is_declared_once_and_each_setting_has_one_option() -> None
     assert all(name.startswith("compose_") for name in names)
     assert all(flag.startswith("--compose-") for flag in flags)
     assert set(BY_SETTING) <= set(StackSettings.__dataclass_fields__) | {"coverage"}
+
+
+@pytest.mark.parametrize(
+    ("present", "found"),
+    [
+        (["docker-compose.yml"], ["docker-compose.yml"]),
+        (
+            ["docker-compose.yml", "docker-compose.override.yml"],
+            ["docker-compose.yml", "docker-compose.override.yml"],
+        ),
+        (["compose.yaml", "docker-compose.yml"], ["compose.yaml"]),  # Compose's own order
+        (["compose.yml", "compose.override.yml"], ["compose.yml", "compose.override.yml"]),
+        ([], ["docker-compose.yml"]),  # nothing there: the usual name, which the error then names
+    ],
+)
+def test_with_no_files_configured_the_files_compose_itself_would_read(
+    tmp_path: Path, present: list[str], found: list[str]
+) -> None:
+    for name in present:
+        (tmp_path / name).write_text("services: {}\n")
+
+    assert BY_NAME["compose_files"].parse([], "the compose_files ini key", tmp_path) == tuple(
+        tmp_path / name for name in found
+    )

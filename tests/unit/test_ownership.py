@@ -12,11 +12,14 @@ from pathlib import Path
 import pytest
 
 from pytest_tel3sis_compose.core.ownership import (
+    KEPT_FOR_FAILURE,
+    LABEL_FILES,
     LABEL_KEEP,
     LABEL_OWNER,
     WORKDIR_PREFIX,
     Janitor,
     Owner,
+    files_key,
     make_workdir,
     sweep_workdirs,
 )
@@ -248,3 +251,27 @@ def test_sweep_removes_only_folders_of_dead_owners(
     assert mine.is_dir()
     assert unmarked.is_dir()
     assert (mine / "owner").read_text() == me.label()
+
+
+def test_prune_removes_stacks_kept_after_failures_only_of_the_compose_files_given(tmp_path: Path) -> None:
+    mine, theirs = [tmp_path / "a.yml"], [tmp_path / "other" / "b.yml"]
+    engine = ListingEngine(
+        **{
+            LABEL_KEEP: [("failed-here", KEPT_FOR_FAILURE), ("failed-elsewhere", KEPT_FOR_FAILURE)],
+            LABEL_FILES: [("failed-here", files_key(mine)), ("failed-elsewhere", files_key(theirs))],
+        }
+    )
+
+    assert janitor_on(engine).prune(set(), [mine]) == ["failed-here"]
+    assert engine.removed == ["failed-here"]
+
+
+def test_stacks_kept_after_failures_are_no_orphans(dead: Owner) -> None:
+    engine = ListingEngine(
+        **{
+            LABEL_OWNER: [("kept", dead.label()), ("gone", dead.label())],
+            LABEL_KEEP: [("kept", KEPT_FOR_FAILURE)],
+        }
+    )
+
+    assert janitor_on(engine).orphaned_projects() == {"gone"}

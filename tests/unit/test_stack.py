@@ -514,6 +514,21 @@ def test_up_raising_an_exception_without_stderr_uses_its_message(make_settings: 
     assert info.value.reason.startswith("`docker compose up` failed: no space")
 
 
+def test_up_failing_with_no_service_to_blame_says_the_stack_did_not_start(
+    make_settings: MakeSettings,
+) -> None:
+    stderr = "network shared-proxy declared as external, but could not be found"
+    engine = FakeEngine(
+        simple_config(), statuses={"db": [None], "web": [None]}, up_error=FakeDockerException(stderr)
+    )
+
+    with pytest.raises(StackStartError) as info, ComposeStack(make_settings(), engine):
+        pass
+
+    assert str(info.value) == f"the stack did not start: `docker compose up` failed: {stderr}"
+    assert engine.count("down") == 1
+
+
 def test_up_raising_a_compose_error_goes_through_as_is(make_settings: MakeSettings) -> None:
     error = EngineError("the engine went away")
     engine = FakeEngine(simple_config(), up_error=error)
@@ -754,3 +769,32 @@ def test_status_of_a_service_with_no_container_is_tolerated(make_settings: MakeS
     assert engine.status_calls["web"] >= 3
     assert isinstance(engine.status("web"), ContainerStatus)
     assert set(stack.ready_after) == {"db", "web"}
+
+
+def test_a_udp_port_is_reached_by_its_protocol_and_a_missing_one_is_named_with_it(
+    make_settings: MakeSettings,
+) -> None:
+    udp = port_entry(5353, protocol="udp")
+    engine = FakeEngine(compose(dns=service(ports=[udp], probe="running")), ports={})
+
+    with ComposeStack(make_settings(), engine) as stack:
+        address = stack.endpoint("dns", 5353, protocol="udp")
+        with pytest.raises(ConfigError, match=r"publishes 5353/udp; name one with endpoint\('dns', port"):
+            stack.endpoint("dns", protocol="udp")
+        with pytest.raises(ConfigError, match="publishes no port"):
+            stack.endpoint("dns")  # TCP: none
+
+    assert address == ("127.0.0.1", 32768 + 5353)
+
+
+def test_a_service_on_the_hosts_network_is_reached_at_the_engine_hosts_own_port(
+    make_settings: MakeSettings,
+) -> None:
+    exporter = {**service(ports=[18766], probe="running"), "network_mode": "host"}
+    engine = FakeEngine(compose(exporter=exporter), ports={("exporter", 18766): None})
+
+    with ComposeStack(make_settings(), engine) as stack:
+        url = stack.url("exporter")
+
+    assert url == "http://127.0.0.1:18766"
+    assert engine.port_calls == []
