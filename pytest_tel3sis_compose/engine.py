@@ -7,9 +7,11 @@ a session that never starts a stack never pays for it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -60,23 +62,21 @@ class DockerEngine:
         self._lock = threading.Lock()
 
     def check(self) -> None:
+        """The engine and Compose v2 answer (what `info()` asked tells), or say how to fix it."""
         if self._checked:
             return
-        whales = _whales()
-        docker = whales.DockerClient()
-        try:
-            docker.version()
-        except whales.DockerException as exc:
-            raise EngineError(f"no Docker engine answers: {_stderr(exc)}\nFix: {_START_ENGINE}.") from None
-        except FileNotFoundError:
-            raise EngineError(f"the `docker` command is not installed.\nFix: {_START_ENGINE}.") from None
-        try:
-            installed = docker.compose.is_installed()
-        except whales.DockerException:  # the CLI refuses `compose` outright
-            installed = False
-        if not installed:
-            raise EngineError(f"`docker compose version` failed.\nFix: {_INSTALL_COMPOSE}.")
-        self._checked = True
+        info = self.info()
+        if info.version and info.compose_version:
+            return
+        if shutil.which("docker") is None:
+            raise EngineError(f"the `docker` command is not installed.\nFix: {_START_ENGINE}.")
+        if not info.version:
+            done = subprocess.run(
+                ["docker", "version"], capture_output=True, text=True, timeout=30, check=False
+            )
+            reason = done.stderr.strip() or f"`docker version` exited with {done.returncode}"
+            raise EngineError(f"no Docker engine answers: {reason}\nFix: {_START_ENGINE}.")
+        raise EngineError(f"`docker compose version` failed.\nFix: {_INSTALL_COMPOSE}.")
 
     def versions(self) -> str:
         """For the report header; a remote engine is named, not asked.
@@ -441,8 +441,9 @@ class WhalesProject:
             )
 
     def remove_images(self, references: Sequence[str]) -> None:
-        if references:
-            subprocess.run(["docker", "image", "rm", *references], capture_output=True, check=False)
+        for reference in references:  # one at a time: one in use must not keep the others
+            with contextlib.suppress(EngineError):
+                _cli("image", "rm", reference, missing_ok=True)
 
     def _compose_shielded(self, *args: str) -> str:
         """Run `docker compose ARGS` out of the terminal's process group; its stderr if it failed.
@@ -550,10 +551,22 @@ def _cli(*args: str, missing_ok: bool = False) -> str:
         raise EngineError(f"cannot run docker: {exc}\nFix: {_START_ENGINE}.") from None
     if done.returncode != 0:
         # Gone meanwhile (another session's janitor, or its own teardown): nothing to do.
-        if missing_ok and "No such" in done.stderr:
+        # Docker says "No such container", Podman "no such container".
+        if missing_ok and "no such" in done.stderr.lower():
             return ""
-        raise EngineError(f"`docker {' '.join(args)}` failed: {done.stderr.strip()}\nFix: {_START_ENGINE}.")
+        unreachable = any(sign in done.stderr for sign in _UNREACHABLE)
+        fix = f"\nFix: {_START_ENGINE}." if unreachable else ""
+        raise EngineError(f"`docker {' '.join(args)}` failed: {done.stderr.strip()}{fix}")
     return done.stdout
+
+
+#: What the docker CLI says when it reaches no engine at all.
+_UNREACHABLE = (
+    "Cannot connect to the Docker daemon",
+    "connection refused",
+    "no such host",
+    "error during connect",
+)
 
 
 def _ask(command: list[str]) -> str:

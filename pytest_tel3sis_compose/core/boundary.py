@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class ContainerEvent:
 class EngineInfo:
     """What kind of engine it is, as far as the plugin's choices depend on it."""
 
-    kind: str = "docker"
+    kind: Literal["docker", "podman"] = "docker"
     """docker or podman (through its Docker-compatible API)."""
     version: str = ""
     api_version: tuple[int, int] = (1, 45)
@@ -71,7 +71,7 @@ class EngineInfo:
     compose_version: str = ""
 
     @property
-    def start_interval(self) -> bool:
+    def supports_start_interval(self) -> bool:
         """Healthchecks may say `start_interval` (API 1.44, Docker 25, and later)."""
         return self.api_version >= (1, 44)
 

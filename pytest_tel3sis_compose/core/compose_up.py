@@ -17,8 +17,7 @@ from pytest_tel3sis_compose.errors import ComposeError, StackStartError
 
 
 class BoundedUp:
-    def __init__(self, compose: ComposeProject) -> None:
-        self.compose = compose
+    def __init__(self) -> None:
         # An Event, not Thread.is_alive(): before Python 3.13 an interrupted
         # join() makes is_alive() report a still-running thread as stopped.
         self.finished: threading.Event | None = None
@@ -28,7 +27,11 @@ class BoundedUp:
         return self.finished is not None and not self.finished.is_set()
 
     def run(
-        self, services: Sequence[str], deadline: float, diagnose: Callable[[str], StackStartError]
+        self,
+        compose: ComposeProject,
+        services: Sequence[str],
+        deadline: float,
+        diagnose: Callable[[str], StackStartError],
     ) -> None:
         """Start `services`; raise `diagnose(reason)` if `up` fails or outlasts `deadline`."""
         outcome: list[BaseException] = []
@@ -36,7 +39,7 @@ class BoundedUp:
 
         def up() -> None:
             try:
-                self.compose.up(services)
+                compose.up(services)
             except BaseException as exc:  # re-raised in the calling thread
                 outcome.append(exc)
             finally:

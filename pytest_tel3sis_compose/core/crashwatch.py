@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from pytest_tel3sis_compose.core.boundary import ComposeProject, ContainerEvent, EventStream
@@ -50,36 +50,50 @@ class _Seen:
     """time.monotonic() when it reached this process."""
 
 
-@dataclass
 class CrashWatch:
-    compose: ComposeProject
-    probes: Mapping[str, Probe]
-    log_lines: int = 50
-    listener: StackListener = ignore
-    """Told of each crash (as `crashed`), for progress and the timeline."""
-    events: list[ContainerEvent] = field(default_factory=list)
-    """Everything seen, for reports."""
-    crashes: list[Crash] = field(default_factory=list)
-    health: dict[str, str] = field(default_factory=dict)
-    """The engine's last health verdict per service with a healthcheck, from its events."""
-    _backlog: list[_Seen] = field(default_factory=list)
-    _ready_at: dict[str, float] = field(default_factory=dict)
-    _stream: EventStream | None = None
-    _armed: bool = False
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(
+        self,
+        compose: ComposeProject,
+        probes: Mapping[str, Probe],
+        log_lines: int = 50,
+        listener: StackListener = ignore,
+    ) -> None:
+        self.compose = compose
+        self.probes = probes
+        self.log_lines = log_lines
+        self.listener = listener
+        """Told of each crash (as `crashed`), for the timeline."""
+        self.events: list[ContainerEvent] = []
+        """Everything seen, for reports."""
+        self.crashes: list[Crash] = []
+        self.health: dict[str, str] = {}
+        """The engine's last health verdict per service with a healthcheck, from its events."""
+        self._backlog: list[_Seen] = []
+        """Events of services not yet ready: judged once they are."""
+        self._ready_at: dict[str, float] = {}
+        self._stream: EventStream | None = None
+        self._armed = True
+        self._lock = threading.Lock()
 
     def start(self) -> None:
         """Listen from now on (before `up`, so that nothing is missed)."""
         self._stream = self.compose.events(self._on_event)
 
     def arm(self, ready_at: Mapping[str, float]) -> None:
-        """From now on, count what happens to each service after its `ready_at` (time.monotonic())."""
+        """Count what happens to these services after their `ready_at` (time.monotonic()).
+
+        Services armed before stay armed: a stack extended later is watched whole.
+        """
         with self._lock:
-            self._ready_at = dict(ready_at)
-            self._armed = True
-            backlog, self._backlog = self._backlog, []
-        for seen in backlog:
+            self._ready_at.update(ready_at)
+            judged = [seen for seen in self._backlog if seen.event.service in ready_at]
+            self._backlog = [seen for seen in self._backlog if seen.event.service not in ready_at]
+        for seen in judged:
             self._judge(seen)
+
+    def snapshot(self) -> list[ContainerEvent]:
+        with self._lock:
+            return list(self.events)
 
     def read_health(self, services: list[str]) -> None:
         """Note the engine's health verdict of `services` now, in the background (events update it)."""
@@ -93,13 +107,10 @@ class CrashWatch:
 
         threading.Thread(target=read, name="health-verdict", daemon=True).start()
 
-    def disarm(self) -> None:
-        """The stack is being taken down: what happens now is no crash."""
+    def close(self) -> None:
+        """The stack is being taken down: what happens from now on is no crash."""
         with self._lock:
             self._armed = False
-
-    def close(self) -> None:
-        self.disarm()
         if self._stream is not None:
             self._stream.close()
             self._stream = None
@@ -115,7 +126,7 @@ class CrashWatch:
                 self.health[event.service] = event.detail
             self.events.append(event)
             del self.events[:-KEEP_EVENTS]
-            if not self._armed:
+            if event.service not in self._ready_at:
                 self._backlog.append(seen)
                 return
         self._judge(seen)
@@ -146,7 +157,7 @@ class CrashWatch:
                 return None  # a one-shot service, done
             if code is not None and code > 128:
                 return f"was killed by signal {code - 128} ({_signal_name(code - 128)}), exit code {code}"
-            return f"exited with code {code}"
+            return f"exited with code {code}" if code is not None else "exited"
         if event.action == "oom":
             return "was OOM-killed (it ran out of memory)"
         if event.action == "restart":

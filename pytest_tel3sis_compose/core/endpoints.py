@@ -61,10 +61,6 @@ class Endpoints:
     def url(self, service: str, port: int | None = None) -> str:
         return url_of(*self.endpoint(service, port))
 
-    def base_url(self, service: str, port: int) -> str:
-        """For probes: the URL of a container port, without choosing among ports."""
-        return url_of(*self.address(service, port))
-
     def known_url(self, service: str) -> str | None:
         """A URL of the service already resolved (by a probe or a test), if any."""
         found = next((address for (name, _), address in self._resolved.items() if name == service), None)

@@ -42,7 +42,7 @@ def write_bundle(stack: ComposeStack, folder: Path) -> Path:
     for service, text in logs.items():
         (folder / "logs" / f"{service}.log").write_text(text)
     (folder / "events.jsonl").write_text(
-        "".join(json.dumps(dataclasses.asdict(event)) + "\n" for event in list(stack.watch.events))
+        "".join(json.dumps(dataclasses.asdict(event)) + "\n" for event in stack.watch.snapshot())
     )
     (folder / "timeline.txt").write_text("".join(line + "\n" for line in stack.timeline.lines()))
     return folder

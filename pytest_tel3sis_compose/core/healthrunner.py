@@ -43,7 +43,10 @@ class HealthRunner:
             now = time.monotonic()
             for service, interval in self.intervals.items():
                 if self._due.get(service, 0.0) <= now:
-                    self._due[service] = now + self._check(service, interval)
+                    try:
+                        self._due[service] = now + self._check(service, interval)
+                    except Exception:  # an engine hiccup: the next round asks again
+                        self._due[service] = now + STARTING_INTERVAL
             self._stop.wait(STARTING_INTERVAL / 2)
 
     def _check(self, service: str, interval: float) -> float:

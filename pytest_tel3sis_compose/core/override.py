@@ -81,7 +81,7 @@ def stack_override(
     if coverage:
         extras.append(coverage.prepare(project, workdir / "coverage"))
     # Older engines refuse start_interval outright (API < 1.44): there the probes run checks themselves.
-    fast = waited_healthchecks(project, probes) if info.start_interval else []
+    fast = waited_healthchecks(project, probes) if info.supports_start_interval else []
     return build_override(project, labels, extras, fast, start_period_seconds=settings.timeout), isolation
 
 

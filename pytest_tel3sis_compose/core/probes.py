@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from pytest_tel3sis_compose.core.boundary import CommandResult, ContainerStatus
-from pytest_tel3sis_compose.errors import ConfigError
+from pytest_tel3sis_compose.errors import ConfigError, EngineError
 
 JsonPredicate = Callable[[Any], bool]
 
@@ -163,8 +163,13 @@ class PortProbe(Probe):
         status = target.status
         if status.state == "exited" and status.exit_code == 0:
             return ProbeResult(True, "exited 0")
+        if status.state != "running":
+            return ProbeResult(False, status.state)  # a created container has no published port yet
         for port in self.ports:
-            host, public = target.address(port)
+            try:
+                host, public = target.address(port)
+            except EngineError as exc:
+                return ProbeResult(False, str(exc))
             answer = _answers(host, public, self.settle)
             if answer:
                 return ProbeResult(False, f"port {port} ({host}:{public}): {answer}{_NOT_SERVED}")

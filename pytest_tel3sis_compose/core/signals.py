@@ -19,19 +19,29 @@ def sigterm_raises_interrupt() -> Iterator[None]:
 
     Python's default for SIGTERM ends the process on the spot, which would
     leave the stack running. A handler someone else installed is kept as is.
+    Nested uses (stacks of different scopes overlap) share one handler: it
+    goes when the last of them ends, not the first.
     """
-    if not _in_main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+    if not _in_main_thread():
         yield
         return
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt("SIGTERM")
-
-    signal.signal(signal.SIGTERM, interrupt)
+    if not _sigterm_users and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
+    _sigterm_users.append(True)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _sigterm_users.pop()
+        if not _sigterm_users and signal.getsignal(signal.SIGTERM) is _interrupt:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+_sigterm_users: list[bool] = []
+"""One entry per active `sigterm_raises_interrupt` (main thread only)."""
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt("SIGTERM")
 
 
 @contextmanager

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import enum
-import shutil
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -27,6 +26,7 @@ from pytest_tel3sis_compose.core.readiness import wait_until_ready
 from pytest_tel3sis_compose.core.settings import StackSettings
 from pytest_tel3sis_compose.core.signals import interrupts_ignored
 from pytest_tel3sis_compose.core.startup import Preparation, Startup
+from pytest_tel3sis_compose.core.view import StackView
 from pytest_tel3sis_compose.errors import ComposeError, StackStartError
 
 
@@ -38,6 +38,8 @@ class Phase(enum.Enum):
     READY = "ready"
     KEPT = "kept"
     """Ready, and left running for the next run to reuse."""
+    KEPT_FOR_INSPECTION = "kept for inspection"
+    """It failed, and is left running to be looked at (until pruned)."""
     HANDED_OFF = "handed off"
     """Started here; another process takes it down."""
     ATTACHED = "attached"
@@ -74,7 +76,7 @@ class ComposeStack:
         self._project: ProjectSpec | None = None
         self._workdir: Path | None = None
         self._endpoints: Endpoints | None = None
-        self._up = BoundedUp(self.compose)
+        self._up = BoundedUp()
         self.watch = CrashWatch(self.compose, self.probes, settings.log_lines, self.listener)
         """Services that die, restart or turn unhealthy after they were ready."""
 
@@ -107,9 +109,11 @@ class ComposeStack:
         them. On failure the stack is left as it is, for `stop()` (or the
         context manager) to remove; the error carries what is needed to diagnose it.
         """
+        if self.phase is not Phase.NEW:
+            raise ComposeError(f"the stack is {self.phase.value}: start() starts a new stack once")
         self.engine.check()
         settings, info = self.settings, self.engine.info()
-        quick = info.start_interval  # the engine runs healthchecks at once while services start
+        quick = info.supports_start_interval  # the engine runs healthchecks at once while starting
         self.probes.update(plan_probes(self.project, settings.probes, settings.require_healthy, quick))
         wanted = self.project.closure(self.project.services if services is None else services)
         self._workdir = make_workdir(Owner.of(settings.owner_pid))
@@ -125,6 +129,8 @@ class ComposeStack:
         else:
             self._bring_up(wanted, reusing=False)
         prepared.join_janitor()  # for a reused stack, joined last: nothing of this project to wait for
+        if prepared.swept:
+            self.listener(None, "swept", ", ".join(prepared.swept))
         self.phase = Phase.READY
 
     def extend(self, services: Iterable[str]) -> None:
@@ -141,7 +147,7 @@ class ComposeStack:
         else:
             everything = len(services) == len(self.project.services)
             self.listener(None, "starting", "" if everything else ", ".join(services))
-            self._up.run(() if everything else services, deadline, self._diagnose)
+            self._up.run(self.compose, () if everything else services, deadline, self._diagnoser(services))
         ready_after = wait_until_ready(
             self.compose,
             {name: self.probes[name] for name in services},
@@ -158,8 +164,10 @@ class ComposeStack:
         self.watch.read_health(list(services))  # images may declare healthchecks the files do not show
         self.listener(None, "ready", f"{time.monotonic() - started:.1f} s")
 
-    def _diagnose(self, reason: str) -> StackStartError:
-        return diagnose(self.compose, self.probes, reason, self.settings.log_lines)
+    def _diagnoser(self, services: tuple[str, ...]) -> Callable[[str], StackStartError]:
+        """Blames one of the services being brought up, never one nobody asked for."""
+        probes = {name: self.probes[name] for name in services}
+        return lambda reason: diagnose(self.compose, probes, reason, self.settings.log_lines)
 
     # -- taking it down --------------------------------------------------------
 
@@ -180,7 +188,7 @@ class ComposeStack:
                     self._take_down()
             finally:
                 if self._workdir is not None and self.phase is not Phase.HANDED_OFF:
-                    shutil.rmtree(self._workdir, ignore_errors=True)
+                    teardown.remove_workdir(self._workdir)
                 self._workdir = None
 
     def _take_down(self) -> None:
@@ -202,7 +210,7 @@ class ComposeStack:
     def keep(self) -> None:
         """Leave the stack running when it is stopped (for inspection); the caller marks it kept."""
         if self.phase in (Phase.STARTING, Phase.READY):
-            self.phase = Phase.KEPT
+            self.phase = Phase.KEPT_FOR_INSPECTION
 
     # -- handing it to other processes (pytest-xdist): see handoff.py ------------
 
@@ -254,32 +262,13 @@ class ComposeStack:
         return self._endpoints
 
     def url(self, service: str, port: int | None = None) -> str:
-        """`http://host:port` of a ready service's published port.
-
-        `port` is the container port; it may be left out when the service
-        publishes exactly one port or has an HTTP probe.
-        """
-        return self._ready_endpoints.url(service, port)
+        return self._ready_view().url(service, port)
 
     def endpoint(self, service: str, port: int | None = None, protocol: str = "tcp") -> tuple[str, int]:
-        """(host, port) of a ready service's published port, for non-HTTP clients (`udp` too)."""
-        return self._ready_endpoints.endpoint(service, port, protocol)
-
-    @property
-    def _ready_endpoints(self) -> Endpoints:
-        if not self.ready:
-            raise ComposeError(
-                f"the stack is not ready (it is {self.phase.value}): use it inside `with ComposeStack(...)`"
-            )
-        return self.endpoints
+        return self._ready_view().endpoint(service, port, protocol)
 
     def health(self) -> dict[str, str]:
-        """The engine's own health verdict now, for each service with a native healthcheck."""
-        checked = [name for name, spec in self.project.services.items() if spec.has_healthcheck]
-        statuses = {name: self.compose.status(name) for name in checked}
-        return {
-            name: (status.health or "none") if status else "no container" for name, status in statuses.items()
-        }
+        return self.view.health()
 
     def logs(
         self,
@@ -288,6 +277,16 @@ class ComposeStack:
         since: datetime | None = None,
         until: datetime | None = None,
     ) -> str:
-        """A service's log: all of it, its last `tail` lines, or what it wrote in [since, until)."""
-        self.project.service(service)
-        return self.compose.logs(service, tail=tail, since=since, until=until)
+        return self.view.logs(service, tail=tail, since=since, until=until)
+
+    @property
+    def view(self) -> StackView:
+        """What tests ask of the services: `url` and `endpoint` (once ready), `logs`, `health`."""
+        return StackView(self.compose, self.project, self.endpoints)
+
+    def _ready_view(self) -> StackView:
+        if not self.ready:
+            raise ComposeError(
+                f"the stack is not ready (it is {self.phase.value}): use it inside `with ComposeStack(...)`"
+            )
+        return self.view

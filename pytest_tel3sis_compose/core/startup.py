@@ -19,6 +19,7 @@ from pytest_tel3sis_compose.core.ownership import Janitor
 from pytest_tel3sis_compose.core.probes import Probe
 from pytest_tel3sis_compose.core.reuse import ReuseVerdict, look_at_kept, verdict
 from pytest_tel3sis_compose.core.settings import StackSettings
+from pytest_tel3sis_compose.core.teardown import built_images
 
 
 @dataclass
@@ -89,8 +90,13 @@ class Startup:
             return prepared
         if settings.build:
             listener(None, "building")
-            self.compose.build()
-        prepared.swept, prepared.sweep = sweep.result(), None
+            try:
+                self.compose.build()
+            except BaseException:
+                # What it built so far is named after this session's project: nobody else's.
+                self.compose.remove_images(built_images(self.config, self.compose.name))
+                raise
+        prepared.join_janitor()
         if reuse is not None and reuse.outcome == "recreated":
             self.compose.down(0)
         return prepared

@@ -41,10 +41,12 @@ def remove(
             coverage.collect()
             down_timeout = 0
     finally:
-        compose.down(down_timeout)
-        # Compose names what it builds for a service without `image:` after the project;
-        # a project name unique to each session would pile those images up.
-        compose.remove_images(built_images(config, compose.name))
+        try:
+            compose.down(down_timeout)
+        finally:
+            # Compose names what it builds for a service without `image:` after the project;
+            # a project name unique to each session would pile those images up.
+            compose.remove_images(built_images(config, compose.name))
         seconds = time.monotonic() - began
         listener(None, "stopped", f"{seconds:.1f} s")
     return seconds

@@ -40,7 +40,7 @@ def summary_lines(used: StackInUse) -> list[str]:
     if used.bundle is not None:
         lines.append(f"  forensics: {used.bundle}")
     stack = used.stack
-    if stack.phase is Phase.KEPT and stack.settings.reuse is False:
+    if stack.phase is Phase.KEPT_FOR_INSPECTION:
         lines += [
             "  kept for inspection (--compose-keep-on-failure):",
             f"    docker compose -p {stack.project_name} ps -a",

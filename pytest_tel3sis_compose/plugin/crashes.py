@@ -30,10 +30,11 @@ def report_after(item: pytest.Item, report: pytest.TestReport) -> None:
     """Fail the test (phase) during which a service of one of its stacks crashed."""
     seen = item.stash.setdefault(_SEEN, {})
     for used in stacks_of(item):
-        new = used.stack.watch.new_since(seen.get(used.fixture, 0))
+        before = seen.get(used.fixture, 0)
+        new = used.stack.watch.new_since(before)
         if not new:
             continue
-        seen[used.fixture] = len(used.stack.watch.crashes)
+        seen[used.fixture] = before + len(new)  # one that arrives meanwhile is the next phase's
         text = message(used, new, earlier=False)
         if report.passed:
             report.outcome = "failed"

@@ -151,6 +151,8 @@ def provide(request: pytest.FixtureRequest, declaration: StackDeclaration) -> It
             try:
                 leave_behind(used, own, state, request.session)
             finally:
+                if used.stack is not own:
+                    used.stack.stop()  # attached: its event stream ends; the stack stays for its owner
                 own.stop()  # does nothing where another process owns the teardown, or for a kept stack
 
 

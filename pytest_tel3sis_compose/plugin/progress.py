@@ -22,14 +22,14 @@ _STACK_STATES = {
     "stopped": "taken down in {detail}",
     "isolated": "isolated: {detail}",
     "shared": "WARNING: {detail}",
+    "swept": "removed stacks of sessions that are gone: {detail}",
 }
 #: Lines written once as they come, not kept in the live block.
-_ONE_OFF = ("stopping", "stopped", "isolated", "shared", "crashed")
+_ONE_OFF = ("stopping", "stopped", "isolated", "shared", "swept")
 _SERVICE_STATES = {
     "waiting": "waiting on {detail}",
     "ready": "ready in {detail}",
     "failed": "FAILED: {detail}",
-    "crashed": "CRASHED: {detail}",
 }
 
 
@@ -46,7 +46,9 @@ class Progress:
         self.lock = threading.Lock()
 
     def __call__(self, service: str | None, state: str, detail: str = "") -> None:
-        if not self.enabled or state == "probing":  # every probe's state change: the timeline's, not ours
+        # Every probe state change, and crashes (told from the events thread while a test
+        # runs with its output captured): the timeline's and the reports', not ours.
+        if not self.enabled or state in ("probing", "crashed"):
             return
         if service is None:
             text = (

@@ -74,7 +74,7 @@ def summary_lines(used: StackInUse) -> list[str]:
     ]
     if stack.teardown_seconds is not None:
         lines.append(f"  taken down in {stack.teardown_seconds:.1f} s")
-    elif stack.phase is Phase.KEPT and stack.settings.reuse:
+    elif stack.phase is Phase.KEPT:
         lines.append("  kept running for the next run (--compose-reuse)")
     title = f"compose stack {stack.project_name}"
     if used.fixture != "compose_stack":
@@ -86,7 +86,7 @@ def reuse_line(stack: ComposeStack) -> str | None:
     if stack.prepared.reuse is None:
         return None
     line = f"compose stack {stack.project_name}: {stack.prepared.reuse}"
-    if stack.phase is Phase.KEPT and stack.settings.reuse:
+    if stack.phase is Phase.KEPT:
         line += "; kept for the next run. Take it down: pytest --compose-prune"
     return line
 

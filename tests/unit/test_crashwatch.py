@@ -91,17 +91,31 @@ def test_what_happened_before_a_service_was_ready_is_left_to_its_probe() -> None
     assert [(crash.service, crash.what) for crash in watch.crashes] == [("db", "exited with code 2")]
 
 
-def test_after_disarm_or_close_nothing_counts() -> None:
+def test_after_close_nothing_counts() -> None:
     fake = engine()
     watch = watching(fake)
     watch.arm(dict.fromkeys(PROBES, time.monotonic()))
-    watch.disarm()
-    fake.emit(die("web", 137))  # the teardown's own kill
 
     watch.close()
+    fake.streams[0].on_event(die("web", 137))  # the teardown's own kill, had it arrived late
 
     assert watch.crashes == []
     assert fake.streams[0].closed
+
+
+def test_a_stack_extended_later_is_watched_whole_and_a_service_is_judged_once_it_is_ready() -> None:
+    fake = engine()
+    watch = watching(fake)
+    watch.arm({"web": time.monotonic()})
+    fake.emit(die("db", 3))  # db not ready yet: kept for when it is
+    watch.arm({"db": time.monotonic() - 1})  # ready before that death
+
+    fake.emit(die("web", 1))
+
+    assert [(crash.service, crash.what) for crash in watch.crashes] == [
+        ("db", "exited with code 3"),
+        ("web", "exited with code 1"),
+    ]
 
 
 def test_new_since_gives_the_crashes_after_a_count() -> None:

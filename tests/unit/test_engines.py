@@ -43,7 +43,7 @@ def test_docker_26_rootful() -> None:
     )
 
     assert info == DOCKER
-    assert info.start_interval
+    assert info.supports_start_interval
     assert info.describe() == "docker 26.1.5+dfsg1, rootful"
 
 
@@ -54,7 +54,7 @@ def test_rootless_docker_and_an_older_api_the_client_speaks() -> None:
 
     assert info.rootless
     assert info.api_version == (1, 43)
-    assert not info.start_interval
+    assert not info.supports_start_interval
     assert info.describe() == "docker 26.1.5+dfsg1, rootless"
 
 

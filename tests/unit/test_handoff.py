@@ -61,3 +61,37 @@ def test_a_started_stack_hands_off_everything_and_an_attached_one_describes_it(
     attached.stop()
     assert "down" not in engine.names()  # neither owns the teardown: the record's holder does
     assert Path(record.compose_files[-1]).exists()  # the handed-off folder stays for the holder
+
+
+class Distinct(FakeEngine):
+    """An engine whose projects are objects of their own, as the real engine's are."""
+
+    def __init__(self, config: dict[str, object]) -> None:
+        super().__init__(config)
+        self.made: list[FakeEngine] = []
+
+    def project(self, files: object, name: str) -> FakeEngine:
+        made = FakeEngine(self._config)
+        made.name, made.project_files = name, list(files)  # type: ignore[call-overload]
+        self.made.append(made)
+        return made
+
+
+def test_an_attached_stack_extends_itself_through_the_handed_off_files(
+    make_settings: Callable[..., StackSettings],
+) -> None:
+    starter_engine = FakeEngine(compose(web=service(), cache=service()))
+    starter = ComposeStack(make_settings(project_name="shared"), starter_engine)
+    starter.start(["web"])
+    record = hand_off(starter)
+    engine = Distinct(compose(web=service(), cache=service()))
+
+    attached = attach(make_settings(project_name="shared"), record, engine)
+    attached.extend(["cache"])
+    attached.stop()
+
+    (extended,) = [made for made in engine.made if made.up_services]
+    assert extended.up_services == [("cache",)]
+    assert [str(path) for path in extended.project_files] == list(record.compose_files)  # the override too
+    assert attached.watch.crashes == []
+    assert engine.made[-1].streams[0].closed  # stopping an attached stack ends its event stream

@@ -798,3 +798,34 @@ def test_a_service_on_the_hosts_network_is_reached_at_the_engine_hosts_own_port(
 
     assert url == "http://127.0.0.1:18766"
     assert engine.port_calls == []
+
+
+def test_a_failed_build_removes_what_it_built_and_takes_nothing_down(make_settings: MakeSettings) -> None:
+    built = {**service(), "build": {"context": "."}}
+    del built["image"]
+    engine = FakeEngine(compose(app=built), build_error=EngineError("building failed"))
+
+    with pytest.raises(EngineError), ComposeStack(make_settings(project_name="p9"), engine):
+        pass
+
+    assert ("remove_images", ("p9-app",)) in engine.calls
+    assert "down" not in engine.names()
+
+
+def test_the_default_port_probe_waits_while_the_container_is_only_created(
+    make_settings: MakeSettings,
+) -> None:
+    web = {"image": "x", "ports": [port_entry(3000)]}  # no probe declared: the default
+    engine = FakeEngine(compose(web=web), statuses={"web": [created("web"), exited("web", 0)]}, ports={})
+
+    with ComposeStack(make_settings(), engine) as stack:
+        probe = stack.probes["web"].describe()
+
+    assert probe == "published ports answer (3000)"
+    assert engine.port_calls == []  # never asked while only created: it was not an error
+
+
+def test_a_stack_starts_once(make_settings: MakeSettings) -> None:
+    stack = ComposeStack(make_settings(), FakeEngine(simple_config()))
+    with stack, pytest.raises(ComposeError, match="start\\(\\) starts a new stack once"):
+        stack.start()

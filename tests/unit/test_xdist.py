@@ -81,3 +81,21 @@ def test_worker_input_only_for_workers_of_a_controller_with_this_plugin() -> Non
     assert worker_input(SimpleNamespace(workerinput={"workerid": "gw0"})) is None  # type: ignore[arg-type]
     given = {SHARED_FOLDER: "/tmp/x", OWNER_PID: 1}
     assert worker_input(SimpleNamespace(workerinput=given)) is given  # type: ignore[arg-type]
+
+
+def test_overlapping_scopes_share_one_sigterm_handler_until_the_last_ends(default_sigterm: None) -> None:
+    from pytest_tel3sis_compose.core.signals import sigterm_raises_interrupt
+
+    module_scope = sigterm_raises_interrupt()
+    session_scope = sigterm_raises_interrupt()
+    module_scope.__enter__()
+    session_scope.__enter__()
+    installed = signal.getsignal(signal.SIGTERM)
+
+    module_scope.__exit__(None, None, None)  # the module's stack goes first
+    still = signal.getsignal(signal.SIGTERM)
+    session_scope.__exit__(None, None, None)
+
+    assert installed is not signal.SIG_DFL
+    assert still is installed  # the session's stack is still protected
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
