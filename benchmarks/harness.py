@@ -24,7 +24,6 @@ from importlib import metadata
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-COMPOSE_FILES = (REPO / "docker-compose.yml", REPO / "docker-compose.ci.yml")
 PYTHON = sys.executable
 PROJECT_LABEL = "com.docker.compose.project"
 
@@ -46,6 +45,52 @@ def base_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
     env.update(extra)
     return env
+
+
+# -- the stacks ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A compose stack the scenarios run: a `web` service whose GET /v1/health answers every value "ok"."""
+
+    name: str
+    compose_files: tuple[Path, ...]
+    web_port: int
+    """The container port of `web`, published on an ephemeral loopback port."""
+    services: tuple[str, ...]
+    description: str
+
+    @property
+    def directory(self) -> Path:
+        """The project directory: Compose takes it from the first file."""
+        return self.compose_files[0].parent
+
+    def compose_args(self) -> list[str]:
+        return [arg for f in self.compose_files for arg in ("-f", str(f))]
+
+
+STACKS: dict[str, Stack] = {
+    stack.name: stack
+    for stack in (
+        Stack(
+            "reference",
+            (REPO / "docker-compose.yml", REPO / "docker-compose.ci.yml"),
+            3000,
+            ("redis", "web", "worker"),
+            "tuned for the plugin: x-tel3sis-probe on web (HTTP) and worker (log line), "
+            "worker --without-mingle --without-gossip --pool=solo",
+        ),
+        Stack(
+            "ordinary",
+            (REPO / "benchmarks" / "stacks" / "ordinary" / "docker-compose.yml",),
+            8000,
+            ("redis", "web", "worker"),
+            "written the ordinary way: native healthchecks only (redis-cli ping 1 s, web health 1 s, "
+            "celery inspect ping -t 2 every 2 s), default worker flags, no probe declarations",
+        ),
+    )
+}
 
 
 # -- the scenarios' files ---------------------------------------------------------------------
@@ -102,7 +147,9 @@ def test_health(compose_stack, n):
 """
 )
 
-PYTEST_DOCKER_CONFTEST = f"""
+
+def pytest_docker_conftest(stack: Stack) -> str:
+    return f"""
 import os
 
 import pytest
@@ -110,7 +157,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def docker_compose_file():
-    return {[str(f) for f in COMPOSE_FILES]!r}
+    return {[str(f) for f in stack.compose_files]!r}
 
 
 @pytest.fixture(scope="session")
@@ -123,19 +170,23 @@ def docker_setup():
     return ["up -d --wait"]  # images are prebuilt: no --build
 """
 
-PYTEST_DOCKER_TEST = (
-    _HEADER
-    + _GET_HEALTH
-    + """
+
+def pytest_docker_test(stack: Stack) -> str:
+    return (
+        _HEADER
+        + _GET_HEALTH
+        + f"""
 
 def test_health(docker_services, docker_ip):
-    port = docker_services.port_for("web", 3000)
-    get_health(f"http://{docker_ip}:{port}")
+    port = docker_services.port_for("web", {stack.web_port})
+    get_health(f"http://{{docker_ip}}:{{port}}")
     record(project=os.environ["BENCH_PROJECT"])
 """
-)
+    )
 
-TESTCONTAINERS_CONFTEST = f"""
+
+def testcontainers_conftest(stack: Stack) -> str:
+    return f"""
 import pytest
 from testcontainers.compose import DockerCompose
 
@@ -144,38 +195,52 @@ from testcontainers.compose import DockerCompose
 def compose():
     # The project name comes from COMPOSE_PROJECT_NAME: DockerCompose has no parameter for it.
     with DockerCompose(
-        context={str(REPO)!r}, compose_file_name={[str(f) for f in COMPOSE_FILES]!r}, wait=True
-    ) as stack:
-        yield stack
+        context={str(stack.directory)!r},
+        compose_file_name={[str(f) for f in stack.compose_files]!r},
+        wait=True,
+    ) as running:
+        yield running
 """
 
-TESTCONTAINERS_TEST = (
-    _HEADER
-    + _GET_HEALTH
-    + """
+
+def testcontainers_test(stack: Stack) -> str:
+    return (
+        _HEADER
+        + _GET_HEALTH
+        + f"""
 
 def test_health(compose):
-    host, port = compose.get_service_host_and_port("web", 3000)
-    get_health(f"http://{host}:{port}")
+    host, port = compose.get_service_host_and_port("web", {stack.web_port})
+    get_health(f"http://{{host}}:{{port}}")
     record(project=os.environ["COMPOSE_PROJECT_NAME"])
 """
-)
+    )
+
 
 TRIVIAL_TEST = """
 def test_trivial():
     assert True
 """
 
-PLUGIN_INI = "[pytest]\ncompose_files =\n" + "".join(f"    {f}\n" for f in COMPOSE_FILES)
+
+def plugin_ini(stack: Stack) -> str:
+    return "[pytest]\ncompose_files =\n" + "".join(f"    {f}\n" for f in stack.compose_files)
+
+
 PLAIN_INI = "[pytest]\n"
 
 # Raw Compose, as a person would type it: up --wait, ask the port, one request, down -v.
+# Arguments: project, web's container port, compose files.
 RAW_SCRIPT = r"""
 set -uo pipefail
-dc=(docker compose -p "$1" -f "$2" -f "$3")
+project=$1 port=$2
+shift 2
+dc=(docker compose -p "$project")
+for file in "$@"; do dc+=(-f "$file"); done
 status=0
 if "${dc[@]}" up -d --wait; then
-  if address=$("${dc[@]}" port web 3000) && body=$(curl -fsS --max-time 10 "http://$address/v1/health"); then
+  if address=$("${dc[@]}" port web "$port") &&
+    body=$(curl -fsS --max-time 10 "http://$address/v1/health"); then
     [[ $address == 127.* ]] || { echo "not loopback: $address" >&2; status=1; }
     [[ $body =~ ^\{(\"[^\"]+\":\"ok\",?)+\}$ ]] || { echo "unexpected health: $body" >&2; status=1; }
   else
@@ -191,30 +256,36 @@ exit $status
 
 @dataclass
 class Workspace:
-    """A temporary folder with one sub-folder per scenario; removed at the end."""
+    """A temporary folder with one sub-folder per scenario and stack; removed at the end."""
 
     root: Path
 
     @classmethod
-    def create(cls) -> Workspace:
+    def create(cls, stacks: Iterable[Stack] = ()) -> Workspace:
         root = Path(tempfile.mkdtemp(prefix="tel3sis-bench-"))
+        # Reference sessions without a stack: bare pytest, and pytest with the plugin loaded
+        # (its ini names the reference stack, which is never started).
         folders: dict[str, dict[str, str]] = {
-            "plugin": {"pytest.ini": PLUGIN_INI, "test_bench.py": PLUGIN_TEST},
-            "warm": {"pytest.ini": PLUGIN_INI, "test_bench.py": PLUGIN_TEST},
-            "xdist": {"pytest.ini": PLUGIN_INI, "test_bench.py": XDIST_TEST},
-            "pytest_docker": {
-                "pytest.ini": PLAIN_INI,
-                "conftest.py": PYTEST_DOCKER_CONFTEST,
-                "test_bench.py": PYTEST_DOCKER_TEST,
-            },
-            "testcontainers": {
-                "pytest.ini": PLAIN_INI,
-                "conftest.py": TESTCONTAINERS_CONFTEST,
-                "test_bench.py": TESTCONTAINERS_TEST,
-            },
-            # Reference sessions without a stack: bare pytest, and pytest with the plugin loaded.
-            "trivial": {"pytest.ini": PLUGIN_INI, "test_trivial.py": TRIVIAL_TEST},
+            "trivial": {"pytest.ini": plugin_ini(STACKS["reference"]), "test_trivial.py": TRIVIAL_TEST},
         }
+        for stack in stacks:
+            folders.update(
+                {
+                    f"{stack.name}-plugin": {"pytest.ini": plugin_ini(stack), "test_bench.py": PLUGIN_TEST},
+                    f"{stack.name}-warm": {"pytest.ini": plugin_ini(stack), "test_bench.py": PLUGIN_TEST},
+                    f"{stack.name}-xdist": {"pytest.ini": plugin_ini(stack), "test_bench.py": XDIST_TEST},
+                    f"{stack.name}-pytest_docker": {
+                        "pytest.ini": PLAIN_INI,
+                        "conftest.py": pytest_docker_conftest(stack),
+                        "test_bench.py": pytest_docker_test(stack),
+                    },
+                    f"{stack.name}-testcontainers": {
+                        "pytest.ini": PLAIN_INI,
+                        "conftest.py": testcontainers_conftest(stack),
+                        "test_bench.py": testcontainers_test(stack),
+                    },
+                }
+            )
         for folder, files in folders.items():
             (root / folder).mkdir()
             for name, text in files.items():
@@ -372,6 +443,10 @@ def leftovers(match: Callable[[str], bool]) -> list[DockerObject]:
     return [obj for obj in compose_objects() if match(obj.project)]
 
 
+def project_exists(project: str) -> bool:
+    return bool(leftovers(lambda name: name == project))
+
+
 def remove_objects(objects: Iterable[DockerObject]) -> None:
     objects = list(objects)
     for kind, command in (("container", ["rm", "-f", "-v"]), ("network", ["network", "rm"])):
@@ -416,7 +491,13 @@ def versions() -> dict[str, object]:
         except (OSError, subprocess.SubprocessError):
             return "unavailable"
 
-    measured_paths = ["pytest_tel3sis_compose", "docker-compose.yml", "docker-compose.ci.yml", "stack"]
+    measured_paths = [
+        "pytest_tel3sis_compose",
+        "docker-compose.yml",
+        "docker-compose.ci.yml",
+        "stack",
+        "benchmarks/stacks",
+    ]
     return {
         # The code measured: the package is under active change, so say which state of it ran.
         "git_commit": git("rev-parse", "--short", "HEAD"),

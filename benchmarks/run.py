@@ -1,10 +1,11 @@
-"""Run the benchmark: every scenario once per round, in a shuffled order, then import time and memory.
+"""Run the benchmark: each scenario on each chosen stack once per round, shuffled; then imports and memory.
 
-    .venv/bin/python -m benchmarks.run --rounds 5 --json benchmarks/results.json
+    .venv/bin/python -m benchmarks.run --stack all --rounds 5 --json benchmarks/results.json
 
-Prints medians, minima and each median's ratio to raw Compose's, checks the issue's targets, and
-writes everything as JSON. Exit status: 0 when every run passed its checks, 2 when one did not,
-1 with --check when a target was missed.
+Prints, per stack, medians, minima and each median's ratio to raw Compose's and to the hand-tuned
+script's (all from the same interleaved rounds), checks the targets, and writes everything as
+JSON. Exit status: 0 when every run passed its checks, 2 when one did not, 1 with --check when a
+target was missed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
@@ -25,24 +27,45 @@ from typing import Any
 
 from benchmarks import harness
 from benchmarks.harness import (
-    COMPOSE_FILES,
     PYTHON,
     REPO,
+    STACKS,
+    Stack,
     Workspace,
     base_env,
     leftovers,
     median,
+    project_exists,
     read_json,
     remove_objects,
     run_measured,
 )
-from benchmarks.scenarios import ALL, DEFAULT, PluginWarm, Scenario
+from benchmarks.scenarios import ALL_NAMES, DEFAULT, PluginWarm, Scenario, build
 
-TARGETS = {
-    "cold": 0.75,  # plugin-cold median / raw median
-    "warm": 0.20,  # plugin-warm median / raw median
-    "import_ms": 150.0,  # import pytest_tel3sis_compose, fresh interpreter
-}
+
+@dataclass(frozen=True)
+class Target:
+    """`scenario`'s median on `stack` is at most `limit` times `baseline`'s, from the same rounds."""
+
+    stack: str
+    scenario: str
+    baseline: str
+    limit: float
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.stack}: {self.scenario} <= {self.limit:g}x {self.baseline}"
+
+
+# The targets of issue 12 (speed on stacks we did not tune).
+TARGETS = (
+    Target("ordinary", "plugin-cold", "handwritten", 1.10, "within 10% of the hand-tuned lower bound"),
+    Target("ordinary", "plugin-cold", "raw", 0.75, "cold, on a stack written the ordinary way"),
+    Target("reference", "plugin-cold", "raw", 0.65, "no worse than before issue 12"),
+    Target("reference", "plugin-warm", "raw", 0.12, "warm (--compose-reuse)"),
+    Target("ordinary", "plugin-warm", "raw", 0.12, "warm (--compose-reuse)"),
+)
+IMPORT_TARGET_MS = 150.0  # import pytest_tel3sis_compose, fresh interpreter
 IMPORT_SNIPPETS = {
     "pytest_tel3sis_compose": "import pytest_tel3sis_compose",
     "pytest_tel3sis_compose.plugin.hooks": "import pytest_tel3sis_compose.plugin.hooks",
@@ -55,15 +78,18 @@ _TIMER = "import time; t = time.perf_counter(); {stmt}; print(time.perf_counter(
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--stack",
+        default="all",
+        choices=[*STACKS, "all"],
+        help="the stack(s) every stack scenario runs on, interleaved in one run (default all)",
+    )
     parser.add_argument("--rounds", type=int, default=5, help="measured rounds, 1..100 (default 5)")
     parser.add_argument("--json", type=Path, default=REPO / "benchmarks" / "results.json", help="output")
     parser.add_argument(
         "--scenarios",
         default=",".join(DEFAULT),
-        help=f"comma-separated, from: {', '.join(ALL)} (default: all but handwritten)",
-    )
-    parser.add_argument(
-        "--with-handwritten", action="store_true", help="add the issue's hand-written bar as a scenario"
+        help=f"comma-separated, from: {', '.join(ALL_NAMES)} (default: all)",
     )
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured rounds first (default 1)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds per subprocess (default 300)")
@@ -79,16 +105,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.scenarios.split(",") if n.strip()]
-    if args.with_handwritten and "handwritten" not in names:
-        names.append("handwritten")
-    unknown = [n for n in names if n not in ALL]
+    unknown = [n for n in names if n not in ALL_NAMES]
     if unknown:
-        parser.error(f"unknown scenarios: {', '.join(unknown)}; known: {', '.join(ALL)}")
+        parser.error(f"unknown scenarios: {', '.join(unknown)}; known: {', '.join(ALL_NAMES)}")
     if not 1 <= args.rounds <= 100 or not 0 <= args.warmup <= 10:
         parser.error("--rounds must be 1..100 and --warmup 0..10")
     if not 1 <= args.import_runs <= 100 or not 0 <= args.memory_runs <= 20:
         parser.error("--import-runs must be 1..100 and --memory-runs 0..20")
     args.names = names
+    args.stacks = list(STACKS.values()) if args.stack == "all" else [STACKS[args.stack]]
     return args
 
 
@@ -99,14 +124,19 @@ def log(message: str) -> None:
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.ws = Workspace.create()
+        self.stacks: list[Stack] = args.stacks
+        self.ws = Workspace.create(self.stacks)
         self.prefix = f"bench{secrets.token_hex(3)}"
         self.rng = random.Random(args.seed)
-        self.scenarios: list[Scenario] = [ALL[n] for n in args.names]
-        self.runs: dict[str, list[dict[str, Any]]] = {s.name: [] for s in self.scenarios}
+        self.scenarios: list[Scenario] = build(args.names, self.stacks)
+        self.runs: dict[str, list[dict[str, Any]]] = {s.key: [] for s in self.scenarios}
         self.problems: list[str] = []
         self.counter = 0
         self.pids: list[int] = []
+
+    @property
+    def warm(self) -> list[PluginWarm]:
+        return [s for s in self.scenarios if isinstance(s, PluginWarm)]
 
     # -- one run ---------------------------------------------------------------------------
 
@@ -114,7 +144,7 @@ class Bench:
         self.counter += 1
         tag = f"{self.counter:03d}"
         inv = scenario.invocation(self.ws, tag, self.prefix)
-        logfile = self.ws.path("logs") / f"{tag}-{scenario.name}.log"
+        logfile = self.ws.path("logs") / f"{tag}-{scenario.key.replace('/', '-')}.log"
         outcome = run_measured(inv.argv, cwd=inv.cwd, env=inv.env, timeout=self.args.timeout, log=logfile)
         self.pids.append(outcome.pid)
         check = scenario.check(self.ws, inv, outcome, measured=measured)
@@ -124,9 +154,9 @@ class Bench:
             extra = f" ({check.info['reuse']})"
         if "started_once" in check.info:
             extra = f" (started once: {check.info['started_once']}, workers {check.info.get('workers')})"
-        log(f"  {label:<8} {scenario.name:<16} {outcome.seconds:7.2f} s  {status}{extra}")
+        log(f"  {label:<8} {scenario.key:<26} {outcome.seconds:7.2f} s  {status}{extra}")
         for problem in check.problems:
-            message = f"{label} {scenario.name}: {problem}"
+            message = f"{label} {scenario.key}: {problem}"
             self.problems.append(message)
             log("    " + problem.replace("\n", "\n    "))
         return {
@@ -143,38 +173,43 @@ class Bench:
     def build(self) -> None:
         if self.args.no_build:
             return
-        log("building the stack's images once (docker compose build) ...")
-        argv = ["docker", "compose", *(a for f in COMPOSE_FILES for a in ("-f", str(f))), "build", "--quiet"]
-        out = run_measured(
-            argv, cwd=REPO, env=base_env(), timeout=900, log=self.ws.path("logs") / "000-build.log"
-        )
-        if out.returncode != 0:
-            raise SystemExit(f"docker compose build failed:\n{out.tail()}")
-        log(f"  built in {out.seconds:.1f} s")
+        for stack in self.stacks:
+            log(f"building the {stack.name} stack's images once (docker compose build) ...")
+            argv = ["docker", "compose", *stack.compose_args(), "build", "--quiet"]
+            out = run_measured(
+                argv,
+                cwd=stack.directory,
+                env=base_env(),
+                timeout=900,
+                log=self.ws.path("logs") / f"000-build-{stack.name}.log",
+            )
+            if out.returncode != 0:
+                raise SystemExit(f"docker compose build of {stack.name} failed:\n{out.tail()}")
+            log(f"  built in {out.seconds:.1f} s")
 
     def prune_warm(self, label: str) -> None:
-        if not any(s.name == "plugin-warm" for s in self.scenarios):
-            return
-        inv = PluginWarm.prune_invocation(self.ws)
-        out = run_measured(
-            inv.argv,
-            cwd=inv.cwd,
-            env=inv.env,
-            timeout=self.args.timeout,
-            log=self.ws.path("logs") / f"prune-{label}.log",
-        )
-        said = out.log.read_text(errors="replace").strip().splitlines()
-        log(f"  prune ({label}): {said[-1] if said else ''} [{out.seconds:.2f} s]")
-        if out.returncode != 0:
-            self.problems.append(f"--compose-prune ({label}) exited {out.returncode}: {out.tail()}")
-        if PluginWarm.kept and leftovers(lambda p: p == PluginWarm.kept):
-            self.problems.append(f"--compose-prune ({label}) left {PluginWarm.kept}")
+        for warm in self.warm:
+            inv = warm.prune_invocation(self.ws)
+            out = run_measured(
+                inv.argv,
+                cwd=inv.cwd,
+                env=inv.env,
+                timeout=self.args.timeout,
+                log=self.ws.path("logs") / f"prune-{warm.on.name}-{label}.log",
+            )
+            said = out.log.read_text(errors="replace").strip().splitlines()
+            log(f"  prune {warm.on.name} ({label}): {said[-1] if said else ''} [{out.seconds:.2f} s]")
+            if out.returncode != 0:
+                self.problems.append(
+                    f"--compose-prune {warm.key} ({label}) exited {out.returncode}: {out.tail()}"
+                )
+            if warm.kept and project_exists(warm.kept):
+                self.problems.append(f"--compose-prune {warm.key} ({label}) left {warm.kept}")
 
     def rounds(self) -> list[list[str]]:
         orders = []
-        warm = next((s for s in self.scenarios if s.name == "plugin-warm"), None)
-        if warm is not None:
-            log("priming plugin-warm (unmeasured: creates the stack it keeps) ...")
+        for warm in self.warm:
+            log(f"priming {warm.key} (unmeasured: creates the stack it keeps) ...")
             self.execute(warm, "prime", measured=False)
         for n in range(self.args.warmup):
             log(f"warm-up round {n + 1}/{self.args.warmup} (unmeasured)")
@@ -182,7 +217,7 @@ class Bench:
                 self.execute(scenario, "warm-up")
         for n in range(self.args.rounds):
             order = self._shuffled()
-            orders.append([s.name for s in order])
+            orders.append([s.key for s in order])
             log(f"round {n + 1}/{self.args.rounds}")
             for scenario in order:
                 if not harness.engine_answers():
@@ -191,7 +226,7 @@ class Bench:
                     )
                 result = self.execute(scenario, f"r{n + 1}")
                 result["round"] = n + 1
-                self.runs[scenario.name].append(result)
+                self.runs[scenario.key].append(result)
         return orders
 
     def _shuffled(self) -> list[Scenario]:
@@ -203,36 +238,42 @@ class Bench:
         """Peak RSS of the pytest process itself: plugin-cold against bare pytest on a trivial test."""
         if self.args.memory_runs == 0:
             return {}
-        variants = ["ref-pytest-bare", "ref-plugin-idle", "plugin-cold"]
-        samples: dict[str, list[int]] = {n: [] for n in variants}
-        log(f"memory: {self.args.memory_runs} runs each of {', '.join(variants)} (-p benchmarks.rss_plugin)")
+        stack = self.stacks[0]
+        variants = build(["ref-pytest-bare", "ref-plugin-idle", "plugin-cold"], [stack])
+        samples: dict[str, list[int]] = {s.key: [] for s in variants}
+        log(f"memory: {self.args.memory_runs} runs each of {', '.join(samples)} (-p benchmarks.rss_plugin)")
         for _ in range(self.args.memory_runs):
             order = list(variants)
             self.rng.shuffle(order)
-            for name in order:
-                scenario = ALL[name]
+            for scenario in order:
                 self.counter += 1
                 tag = f"{self.counter:03d}"
                 inv = scenario.invocation(self.ws, tag, self.prefix)
                 rss_file = self.ws.path("records") / f"rss-{tag}.json"
                 inv.argv += ["-p", "benchmarks.rss_plugin"]
                 inv.env.update(PYTHONPATH=str(REPO), BENCH_RSS=str(rss_file))
-                logfile = self.ws.path("logs") / f"{tag}-mem-{name}.log"
+                logfile = self.ws.path("logs") / f"{tag}-mem-{scenario.key.replace('/', '-')}.log"
                 out = run_measured(inv.argv, cwd=inv.cwd, env=inv.env, timeout=self.args.timeout, log=logfile)
                 self.pids.append(out.pid)
                 check = scenario.check(self.ws, inv, out)
                 data = read_json(rss_file)
                 if check.problems or not isinstance(data, dict):
-                    self.problems.extend(f"memory {name}: {p}" for p in check.problems or ["no RSS written"])
+                    self.problems.extend(
+                        f"memory {scenario.key}: {p}" for p in check.problems or ["no RSS written"]
+                    )
                     continue
-                samples[name].append(int(data["maxrss_kb"]))
+                samples[scenario.key].append(int(data["maxrss_kb"]))
         medians = {n: median(v) for n, v in samples.items()}
         bare = medians.get("ref-pytest-bare")
-        result: dict[str, Any] = {"peak_rss_kb": samples, "median_peak_rss_kb": medians}
+        result: dict[str, Any] = {
+            "stack": stack.name,
+            "peak_rss_kb": samples,
+            "median_peak_rss_kb": medians,
+        }
         if bare is not None:
-            for name, key in (
-                ("plugin-cold", "plugin_cold_cost_kb"),
-                ("ref-plugin-idle", "plugin_loaded_cost_kb"),
+            for key, name in (
+                ("plugin_cold_cost_kb", f"{stack.name}/plugin-cold"),
+                ("plugin_loaded_cost_kb", "ref-plugin-idle"),
             ):
                 if medians.get(name) is not None:
                     result[key] = medians[name] - bare  # type: ignore[operator]
@@ -349,62 +390,94 @@ def import_rss(cwd: Path, env: dict[str, str]) -> dict[str, int]:
 
 
 def summarise(bench: Bench) -> dict[str, Any]:
+    """Per scenario key: runs, median, minimum, and ratios to the same stack's raw and hand-tuned medians."""
+
+    def good_median(key: str) -> float | None:
+        return median([r["seconds"] for r in bench.runs.get(key, []) if r["ok"]])
+
     scenarios: dict[str, Any] = {}
-    raw_runs = [r["seconds"] for r in bench.runs.get("raw", []) if r["ok"]]
-    raw_median = median(raw_runs)
     for scenario in bench.scenarios:
-        runs = bench.runs[scenario.name]
+        runs = bench.runs[scenario.key]
         good = [r["seconds"] for r in runs if r["ok"]]
         med = median(good)
-        scenarios[scenario.name] = {
+        stack = scenario.stack.name if scenario.stack and scenario.uses_stack else None
+        # Stackless reference sessions are compared with the first stack's baselines.
+        baseline_stack = stack or bench.stacks[0].name
+        ratios = {}
+        for baseline in ("raw", "handwritten"):
+            base = good_median(f"{baseline_stack}/{baseline}")
+            ratios[baseline] = (med / base) if med is not None and base else None
+        scenarios[scenario.key] = {
+            "stack": stack,
+            "scenario": scenario.name,
             "description": scenario.description,
             "runs": runs,
             "seconds": [r["seconds"] for r in runs],
             "failed_runs": sum(not r["ok"] for r in runs),
             "median": med,
             "min": min(good) if good else None,
-            "ratio_to_raw": (med / raw_median) if med is not None and raw_median else None,
+            "ratio_to_raw": ratios["raw"],
+            "ratio_to_handwritten": ratios["handwritten"],
             "median_wait4_maxrss_kb": median([r["wait4_maxrss_kb"] for r in runs]),
         }
     return scenarios
 
 
-def targets(scenarios: dict[str, Any], imports: dict[str, Any]) -> dict[str, Any]:
-    def ratio(name: str) -> float | None:
-        return scenarios.get(name, {}).get("ratio_to_raw")
-
+def targets(scenarios: dict[str, Any], imports: dict[str, Any], stacks: list[Stack]) -> dict[str, Any]:
     result: dict[str, Any] = {}
-    for key, name in (("cold", "plugin-cold"), ("warm", "plugin-warm")):
-        if name not in scenarios or "raw" not in scenarios:
+    names = {s.name for s in stacks}
+    for target in TARGETS:
+        key = f"{target.stack}/{target.scenario}"
+        if target.stack not in names or key not in scenarios:
             continue
-        value = ratio(name)
-        result[f"{name} <= {TARGETS[key]}x raw"] = {
+        value = scenarios[key][f"ratio_to_{target.baseline}"]
+        result[str(target)] = {
             "value": value,
-            "met": value is not None and value <= TARGETS[key],
+            "met": value is not None and value <= target.limit,
+            "why": target.why,
         }
-    xdist_runs = scenarios.get("plugin-xdist", {}).get("runs", [])
-    if xdist_runs:
-        once = all(r.get("started_once") for r in xdist_runs)
-        result["pytest -n 2 starts the stack once"] = {"value": once, "met": once}
+    for stack in stacks:
+        xdist_runs = scenarios.get(f"{stack.name}/plugin-xdist", {}).get("runs", [])
+        if xdist_runs:
+            once = all(r.get("started_once") for r in xdist_runs)
+            result[f"{stack.name}: pytest -n 2 starts the stack once"] = {"value": once, "met": once}
     import_ms = imports.get("median_ms", {}).get("pytest_tel3sis_compose")
     if import_ms is not None:
-        result[f"import pytest_tel3sis_compose <= {TARGETS['import_ms']:g} ms"] = {
+        result[f"import pytest_tel3sis_compose <= {IMPORT_TARGET_MS:g} ms"] = {
             "value": import_ms,
-            "met": import_ms <= TARGETS["import_ms"],
+            "met": import_ms <= IMPORT_TARGET_MS,
         }
     return result
 
 
+def _cell(value: float | None, fmt: str) -> str:
+    return format(value, fmt) if value is not None else "-"
+
+
 def print_report(
-    scenarios: dict[str, Any], goals: dict[str, Any], memory: dict[str, Any], imports: dict[str, Any]
+    scenarios: dict[str, Any],
+    goals: dict[str, Any],
+    memory: dict[str, Any],
+    imports: dict[str, Any],
+    stacks: list[Stack],
 ) -> None:
-    log("")
-    log(f"{'scenario':<17}{'runs':>5}{'failed':>7}{'median s':>10}{'min s':>8}{'x raw':>8}")
-    for name, data in scenarios.items():
-        med = f"{data['median']:.2f}" if data["median"] is not None else "-"
-        low = f"{data['min']:.2f}" if data["min"] is not None else "-"
-        ratio = f"{data['ratio_to_raw']:.2f}" if data["ratio_to_raw"] is not None else "-"
-        log(f"{name:<17}{len(data['runs']):>5}{data['failed_runs']:>7}{med:>10}{low:>8}{ratio:>8}")
+    groups = [(s.name, [k for k, v in scenarios.items() if v["stack"] == s.name]) for s in stacks]
+    groups.append(("no stack", [k for k, v in scenarios.items() if v["stack"] is None]))
+    for title, keys in groups:
+        if not keys:
+            continue
+        log("")
+        log(f"{title}: {STACKS[title].description}" if title in STACKS else f"{title} (vs {stacks[0].name})")
+        log(
+            f"  {'scenario':<17}{'runs':>5}{'failed':>7}{'median s':>10}{'min s':>8}{'x raw':>8}{'x hand':>7}"
+        )
+        for key in keys:
+            data = scenarios[key]
+            log(
+                f"  {data['scenario']:<17}{len(data['runs']):>5}{data['failed_runs']:>7}"
+                f"{_cell(data['median'], '.2f'):>10}{_cell(data['min'], '.2f'):>8}"
+                f"{_cell(data['ratio_to_raw'], '.2f'):>8}{_cell(data['ratio_to_handwritten'], '.2f'):>7}"
+            )
     if imports:
         log("")
         for key, value in imports["median_ms"].items():
@@ -440,8 +513,8 @@ def print_report(
     log("")
     for goal, data in goals.items():
         value = data["value"]
-        shown = f"{value:.2f}x" if isinstance(value, float) and "raw" in goal else value
-        if isinstance(value, float) and "ms" in goal:
+        shown = f"{value:.2f}x" if isinstance(value, float) and "x " in goal else value
+        if isinstance(value, float) and goal.endswith("ms"):
             shown = f"{value} ms"
         log(f"{'MET   ' if data['met'] else 'MISSED'} {goal}: {shown}")
 
@@ -460,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     bench = Bench(args)
-    missing = [s.name for s in bench.scenarios if s.needs_module and not harness.has_module(s.needs_module)]
+    missing = [s.key for s in bench.scenarios if s.needs_module and not harness.has_module(s.needs_module)]
     if missing:
         print(
             f"missing packages for {', '.join(missing)}: .venv/bin/pip install -e '.[bench]'", file=sys.stderr
@@ -471,10 +544,14 @@ def main(argv: list[str] | None = None) -> int:
     environment = harness.versions()
     environment["load_average_start"] = harness.load_average()
     environment["other_compose_projects_at_start"] = sorted({o.project for o in harness.compose_objects()})
-    log(f"workspace {bench.ws.root}; projects {bench.prefix}-*; seed {args.seed}")
+    log(
+        f"workspace {bench.ws.root}; stacks {', '.join(s.name for s in bench.stacks)}; "
+        f"projects {bench.prefix}-*; seed {args.seed}"
+    )
     log(
         f"docker {environment['docker_engine']}, compose {environment['compose']}, "
-        f"python {environment['python']}, testcontainers {environment['packages']['testcontainers']}"
+        f"python {environment['python']}, testcontainers {environment['packages']['testcontainers']}; "
+        f"load average {' '.join(f'{v:.1f}' for v in environment['load_average_start'])}"  # type: ignore[union-attr]
     )
     orders: list[list[str]] = []
     memory: dict[str, Any] = {}
@@ -493,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
         bench.problems.append("interrupted")
     finally:
         try:
-            if PluginWarm.kept and leftovers(lambda p: p == PluginWarm.kept):
+            if any(w.kept and project_exists(w.kept) for w in bench.warm):
                 bench.prune_warm("cleanup")
             bench.sweep()
         finally:
@@ -503,8 +580,8 @@ def main(argv: list[str] | None = None) -> int:
                 bench.ws.remove()
     environment["load_average_end"] = harness.load_average()
     scenarios = summarise(bench)
-    goals = targets(scenarios, imports)
-    print_report(scenarios, goals, memory, imports)
+    goals = targets(scenarios, imports, bench.stacks)
+    print_report(scenarios, goals, memory, imports, bench.stacks)
     result = {
         "started": started.isoformat(timespec="seconds"),
         "duration_seconds": round(time.monotonic() - clock, 1),
@@ -512,12 +589,22 @@ def main(argv: list[str] | None = None) -> int:
         "warmup_rounds": args.warmup,
         "seed": args.seed,
         "environment": environment,
-        "compose_files": [str(f.relative_to(REPO)) for f in COMPOSE_FILES],
+        "stacks": {
+            s.name: {
+                "compose_files": [str(f.relative_to(REPO)) for f in s.compose_files],
+                "description": s.description,
+            }
+            for s in bench.stacks
+        },
         "orders": orders,
         "scenarios": scenarios,
         "medians": {k: v["median"] for k, v in scenarios.items()},
         "ratios_to_raw": {k: v["ratio_to_raw"] for k, v in scenarios.items()},
-        "xdist_started_once": [r.get("started_once") for r in bench.runs.get("plugin-xdist", [])],
+        "ratios_to_handwritten": {k: v["ratio_to_handwritten"] for k, v in scenarios.items()},
+        "xdist_started_once": {
+            s.name: [r.get("started_once") for r in bench.runs.get(f"{s.name}/plugin-xdist", [])]
+            for s in bench.stacks
+        },
         "memory": memory,
         "import": imports,
         "targets": goals,

@@ -1,7 +1,8 @@
 """The measured scenarios: how each one is started, and how its run is checked afterwards.
 
-Every stack scenario brings the reference stack (docker-compose.yml + docker-compose.ci.yml) up
-until ready, makes one `GET /v1/health` expecting 200 and every value "ok", and takes it all down.
+Every stack scenario brings one stack (see `harness.STACKS`) up until ready, makes one
+`GET /v1/health` expecting 200 and every value "ok", and takes it all down. A scenario object
+is bound to one stack; its `key` ("ordinary/plugin-cold") names it in reports.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.harness import (
-    COMPOSE_FILES,
     PYTHON,
     RAW_SCRIPT,
     REPO,
+    STACKS,
     Invocation,
     Outcome,
+    Stack,
     Workspace,
     base_env,
     leftovers,
@@ -37,8 +39,25 @@ class Check:
 class Scenario:
     name = ""
     description = ""
-    stack = True
+    uses_stack = True
     needs_module: str | None = None
+
+    def __init__(self, stack: Stack | None = None) -> None:
+        if self.uses_stack and stack is None:
+            raise ValueError(f"{self.name} runs on a stack")
+        self.stack = stack
+
+    @property
+    def key(self) -> str:
+        return f"{self.stack.name}/{self.name}" if self.stack and self.uses_stack else self.name
+
+    @property
+    def on(self) -> Stack:
+        assert self.stack is not None, f"{self.name} runs on no stack"
+        return self.stack
+
+    def folder(self, ws: Workspace, kind: str) -> Path:
+        return ws.path(f"{self.on.name}-{kind}")
 
     def invocation(self, ws: Workspace, tag: str, prefix: str) -> Invocation:
         raise NotImplementedError
@@ -50,7 +69,7 @@ class Scenario:
             problems.append("timed out")
         if outcome.returncode != 0:
             problems.append(f"exit code {outcome.returncode}; log tail:\n{outcome.tail()}")
-        if self.stack and inv.record is not None and not self._recorded(inv):
+        if self.uses_stack and inv.record is not None and not self._recorded(inv):
             problems.append(
                 f"the test did not record its request (no {inv.record.name}); log tail:\n{outcome.tail()}"
             )
@@ -73,9 +92,12 @@ class Scenario:
         """Whether a Compose project is this run's, and so must be gone after it."""
         return project == inv.project
 
+    def _project(self, prefix: str, short: str, tag: str) -> str:
+        return f"{prefix}-{self.on.name[:3]}-{short}-{tag}"
 
-def _record_path(ws: Workspace, name: str, tag: str) -> Path:
-    return ws.path("records") / f"{name}-{tag}.json"
+
+def _record_path(ws: Workspace, key: str, tag: str) -> Path:
+    return ws.path("records") / f"{key.replace('/', '-')}-{tag}.json"
 
 
 class Raw(Scenario):
@@ -83,19 +105,23 @@ class Raw(Scenario):
     description = "docker compose up -d --wait; compose port; curl GET; down -v (bash)"
 
     def invocation(self, ws: Workspace, tag: str, prefix: str) -> Invocation:
-        project = f"{prefix}-raw-{tag}"
-        argv = ["bash", "-c", RAW_SCRIPT, "raw", project, *map(str, COMPOSE_FILES)]
+        project = self._project(prefix, "raw", tag)
+        files = [str(f) for f in self.on.compose_files]
+        argv = ["bash", "-c", RAW_SCRIPT, "raw", project, str(self.on.web_port), *files]
         return Invocation(argv, ws.root, base_env(), project=project)
 
 
 class Handwritten(Scenario):
     name = "handwritten"
-    description = "the issue's bar: up -d, poll real readiness every 100 ms, one GET, down -v -t 0 (Python)"
+    description = (
+        "hand-tuned lower bound: up -d, poll the stack's own readiness signals every 100 ms "
+        "in parallel, one GET, down -v -t 0 (Python, stdlib)"
+    )
 
     def invocation(self, ws: Workspace, tag: str, prefix: str) -> Invocation:
-        project = f"{prefix}-hand-{tag}"
+        project = self._project(prefix, "hand", tag)
         script = REPO / "benchmarks" / "handwritten.py"
-        argv = [PYTHON, str(script), project, *map(str, COMPOSE_FILES)]
+        argv = [PYTHON, str(script), self.on.name, project, *map(str, self.on.compose_files)]
         return Invocation(argv, ws.root, base_env(), project=project)
 
 
@@ -104,11 +130,11 @@ class PytestDocker(Scenario):
     description = "pytest session, pytest-docker's docker_services with docker_setup ['up -d --wait']"
 
     def invocation(self, ws: Workspace, tag: str, prefix: str) -> Invocation:
-        project = f"{prefix}-pd-{tag}"
-        record = _record_path(ws, self.name, tag)
+        project = self._project(prefix, "pd", tag)
+        record = _record_path(ws, self.key, tag)
         env = base_env(BENCH_PROJECT=project, BENCH_RECORD=str(record))
         argv = [*PYTEST, "-p", "no:tel3sis_compose"]
-        return Invocation(argv, ws.path("pytest_docker"), env, project=project, record=record)
+        return Invocation(argv, self.folder(ws, "pytest_docker"), env, project=project, record=record)
 
 
 class Testcontainers(Scenario):
@@ -117,23 +143,23 @@ class Testcontainers(Scenario):
     needs_module = "testcontainers"
 
     def invocation(self, ws: Workspace, tag: str, prefix: str) -> Invocation:
-        project = f"{prefix}-tc-{tag}"
-        record = _record_path(ws, self.name, tag)
+        project = self._project(prefix, "tc", tag)
+        record = _record_path(ws, self.key, tag)
         env = base_env(COMPOSE_PROJECT_NAME=project, BENCH_RECORD=str(record))
         argv = [*PYTEST, "-p", "no:tel3sis_compose"]
-        return Invocation(argv, ws.path("testcontainers"), env, project=project, record=record)
+        return Invocation(argv, self.folder(ws, "testcontainers"), env, project=project, record=record)
 
 
 class PluginCold(Scenario):
     name = "plugin-cold"
     description = "pytest --compose-no-build, one test on compose_stack.url('web')"
-    folder = "plugin"
+    kind = "plugin"
     options: tuple[str, ...] = ("--compose-no-build",)
 
     def invocation(self, ws: Workspace, tag: str, prefix: str) -> Invocation:
-        record = _record_path(ws, self.name, tag)
+        record = _record_path(ws, self.key, tag)
         env = base_env(BENCH_RECORD=str(record))
-        return Invocation([*PYTEST, *self.options], ws.path(self.folder), env, record=record)
+        return Invocation([*PYTEST, *self.options], self.folder(ws, self.kind), env, record=record)
 
     def inspect(
         self, inv: Invocation, outcome: Outcome, problems: list[str], info: dict[str, object], measured: bool
@@ -151,9 +177,13 @@ class PluginCold(Scenario):
 class PluginWarm(PluginCold):
     name = "plugin-warm"
     description = "as plugin-cold with --compose-reuse, reusing the stack an unmeasured run kept"
-    folder = "warm"
+    kind = "warm"
     options = ("--compose-no-build", "--compose-reuse")
-    kept: str | None = None
+
+    def __init__(self, stack: Stack | None = None) -> None:
+        super().__init__(stack)
+        self.kept: str | None = None
+        """The project the plugin keeps for this stack, once a run has said which."""
 
     def inspect(
         self, inv: Invocation, outcome: Outcome, problems: list[str], info: dict[str, object], measured: bool
@@ -163,25 +193,25 @@ class PluginWarm(PluginCold):
         verdict = match[2] if match else None
         info["reuse"] = verdict
         if match:
-            PluginWarm.kept = match[1]
+            self.kept = match[1]
         if measured and verdict != "reused":
             problems.append(f"the kept stack was not reused (plugin said: {verdict!r})")
-        if PluginWarm.kept and not leftovers(lambda project: project == PluginWarm.kept):
-            problems.append(f"the stack {PluginWarm.kept} was not kept")
+        kept = self.kept
+        if kept and not leftovers(lambda project: project == kept):
+            problems.append(f"the stack {kept} was not kept")
 
     def owns(self, project: str, inv: Invocation, outcome: Outcome) -> bool:
         # The kept stack stays on purpose; anything else of this run must be gone.
-        return project != PluginWarm.kept and project.startswith(f"pytest-{outcome.pid}-")
+        return project != self.kept and project.startswith(f"pytest-{outcome.pid}-")
 
-    @staticmethod
-    def prune_invocation(ws: Workspace) -> Invocation:
-        return Invocation([*PYTEST, "--compose-prune"], ws.path("warm"), base_env())
+    def prune_invocation(self, ws: Workspace) -> Invocation:
+        return Invocation([*PYTEST, "--compose-prune"], self.folder(ws, "warm"), base_env())
 
 
 class PluginXdist(PluginCold):
     name = "plugin-xdist"
     description = "as plugin-cold with 4 tests under pytest -n 2 (one stack shared by the workers)"
-    folder = "xdist"
+    kind = "xdist"
     options = ("--compose-no-build", "-n", "2")
     needs_module = "xdist"
 
@@ -204,7 +234,7 @@ class PluginXdist(PluginCold):
             len(records) == 4
             and len(projects) == 1
             and len(container_sets) == 1
-            and len(next(iter(container_sets))) == 3
+            and len(next(iter(container_sets))) == len(self.on.services)
             and len(sessions) == 1
         )
         info.update(
@@ -226,7 +256,7 @@ class PluginXdist(PluginCold):
 class ReferenceBare(Scenario):
     name = "ref-pytest-bare"
     description = "reference, no stack: pytest with one trivial test, -p no:tel3sis_compose"
-    stack = False
+    uses_stack = False
 
     def invocation(self, ws: Workspace, tag: str, prefix: str) -> Invocation:
         return Invocation([*PYTEST, "-p", "no:tel3sis_compose"], ws.path("trivial"), base_env())
@@ -243,22 +273,17 @@ class ReferencePluginIdle(ReferenceBare):
         return Invocation(list(PYTEST), ws.path("trivial"), base_env())
 
 
-ALL: dict[str, Scenario] = {
-    s.name: s
-    for s in (
-        Raw(),
-        PytestDocker(),
-        Testcontainers(),
-        PluginCold(),
-        PluginWarm(),
-        PluginXdist(),
-        ReferenceBare(),
-        ReferencePluginIdle(),
-        Handwritten(),
-    )
+STACK_SCENARIOS: dict[str, type[Scenario]] = {
+    cls.name: cls
+    for cls in (Raw, Handwritten, PytestDocker, Testcontainers, PluginCold, PluginWarm, PluginXdist)
 }
+STACKLESS_SCENARIOS: dict[str, type[Scenario]] = {
+    cls.name: cls for cls in (ReferenceBare, ReferencePluginIdle)
+}
+ALL_NAMES = [*STACK_SCENARIOS, *STACKLESS_SCENARIOS]
 DEFAULT = [
     "raw",
+    "handwritten",
     "pytest-docker",
     "testcontainers",
     "plugin-cold",
@@ -267,3 +292,19 @@ DEFAULT = [
     "ref-pytest-bare",
     "ref-plugin-idle",
 ]
+
+
+def build(names: list[str], stacks: list[Stack]) -> list[Scenario]:
+    """One scenario per stack for each stack scenario named, and one of each stackless one."""
+    scenarios: list[Scenario] = []
+    for stack in stacks:
+        scenarios += [STACK_SCENARIOS[n](stack) for n in names if n in STACK_SCENARIOS]
+    scenarios += [STACKLESS_SCENARIOS[n]() for n in names if n in STACKLESS_SCENARIOS]
+    return scenarios
+
+
+def scenario(name: str, stack: str | None = None) -> Scenario:
+    """One scenario by name, on the named stack."""
+    if name in STACKLESS_SCENARIOS:
+        return STACKLESS_SCENARIOS[name]()
+    return STACK_SCENARIOS[name](STACKS[stack or "reference"])

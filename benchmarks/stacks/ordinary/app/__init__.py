@@ -1,0 +1,1 @@
+"""A small web service and its Celery worker, sharing one Redis."""
