@@ -470,7 +470,7 @@ def versions() -> dict[str, object]:
         except (OSError, subprocess.SubprocessError):
             return "unavailable"
 
-    packages = {}
+    packages: dict[str, str | None] = {}
     for name in (
         "pytest",
         "pytest-tel3sis-compose",
@@ -547,7 +547,8 @@ def median(values: Sequence[float]) -> float | None:
 
 def read_json(path: Path) -> object | None:
     try:
-        return json.loads(path.read_text())
+        data: object = json.loads(path.read_text())
+        return data
     except (OSError, ValueError):
         return None
 

@@ -548,10 +548,11 @@ def main(argv: list[str] | None = None) -> int:
         f"workspace {bench.ws.root}; stacks {', '.join(s.name for s in bench.stacks)}; "
         f"projects {bench.prefix}-*; seed {args.seed}"
     )
+    packages: Any = environment["packages"]
     log(
         f"docker {environment['docker_engine']}, compose {environment['compose']}, "
-        f"python {environment['python']}, testcontainers {environment['packages']['testcontainers']}; "
-        f"load average {' '.join(f'{v:.1f}' for v in environment['load_average_start'])}"  # type: ignore[union-attr]
+        f"python {environment['python']}, testcontainers {packages['testcontainers']}; "
+        f"load average {' '.join(f'{v:.1f}' for v in harness.load_average())}"
     )
     orders: list[list[str]] = []
     memory: dict[str, Any] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from benchmarks.harness import (
     PYTHON,
@@ -228,7 +229,7 @@ class PluginXdist(PluginCold):
     ) -> None:
         records = self._records(inv)
         projects = sorted({str(r["project"]) for r in records})
-        container_sets = {tuple(r["containers"]) for r in records}  # type: ignore[arg-type]
+        container_sets = {tuple(cast("list[str]", r["containers"])) for r in records}
         sessions = {s for r in records for s in r["sessions"]}  # type: ignore[attr-defined]
         started_once = (
             len(records) == 4

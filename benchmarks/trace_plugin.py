@@ -1,17 +1,35 @@
-"""pytest plugin for `benchmarks.breakdown`: timestamps of one session's phases, written to $BENCH_TRACE.
+"""pytest plugin for `benchmarks.breakdown`: one session's timeline, written to $BENCH_TRACE.
 
-Loaded with `-p benchmarks.trace_plugin`, so it is imported before the plugin under test and can
-wrap its functions: the stack's lifecycle, every engine call, every probe check, every docker CLI
-process python-on-whales runs, and pytest's phases. Times are seconds after $BENCH_T0 (the
-harness's clock just before it spawned this process). Never used in the timed benchmark runs.
+Loaded with `-p benchmarks.trace_plugin`, so it is imported before the plugin under test. Times
+are seconds after $BENCH_T0 (the harness's clock just before it spawned this process). Never
+used in the timed benchmark runs.
+
+The package under test is refactored often, so this traces only through seams that are part of
+its public surface or outside it altogether, and fails the session loudly (a usage error at
+start, exit status 3 at the end, the reason on stderr and in the trace) when one is missing,
+rather than writing a trace with empty rows:
+
+- S1 `pytest_tel3sis_compose.ComposeStack`, constructed with a `listener` argument, with
+  `start()`, `stop()` and the properties `services` and `project_name`;
+- S2 the listener protocol: `listener(service, state, detail)`; for each service "waiting" when
+  the plugin starts waiting on it and "ready" when it calls it ready; for the stack (service
+  None) "building", "starting" or "reusing", "ready", "stopping", "stopped";
+- S3 `pytest_tel3sis_compose.Probe`, the base class of every probe, with `check(target)`;
+  `target.service` names the service;
+- S4 the pytest plugin's name, "tel3sis_compose";
+- S5 every docker CLI process the session runs is started with `subprocess.Popen` (the standard
+  library; python-on-whales and `subprocess.run` both use it).
 """
 
 from __future__ import annotations
 
 import atexit
 import functools
+import inspect
 import json
 import os
+import resource
+import subprocess
 import sys
 import threading
 import time
@@ -21,10 +39,40 @@ from typing import Any
 import pytest
 
 T0 = float(os.environ.get("BENCH_T0") or time.time())
+PLUGIN_NAME = "tel3sis_compose"
 EVENTS: list[dict[str, Any]] = []
+"""Spans: pytest phases, stack.start/stop, probe checks, processes."""
+STATES: list[dict[str, Any]] = []
+"""What the stack's listener was told, in order."""
 MARKS: dict[str, float] = {"trace plugin imported": time.time() - T0}
+CPU: dict[str, dict[str, float]] = {"trace plugin imported": {"self": time.process_time()}}
+STACKS: list[dict[str, Any]] = []
+"""Each ComposeStack.start() seen: project, services, whether it returned, ready_after."""
+SEAM_ERRORS: list[str] = []
 _LOCK = threading.Lock()
-_patched_run = False
+_TRACED = "_bench_traced"
+
+
+def now() -> float:
+    return time.time() - T0
+
+
+def mark(name: str) -> None:
+    MARKS.setdefault(name, now())
+
+
+def span(name: str, start: float, end: float, detail: str = "", **extra: Any) -> None:
+    with _LOCK:
+        EVENTS.append(
+            {
+                "name": name,
+                "start": round(start, 4),
+                "end": round(end, 4),
+                "thread": threading.current_thread().name,
+                "detail": detail,
+                **extra,
+            }
+        )
 
 
 @atexit.register  # registered first, so run last of the atexit callbacks (after threads are joined)
@@ -32,62 +80,31 @@ def _at_exit() -> None:
     path = os.environ.get("BENCH_TRACE")
     if path and not os.environ.get("PYTEST_XDIST_WORKER"):
         with open(path + ".atexit", "w") as out:
-            out.write(repr(time.time() - T0))
+            out.write(repr(now()))
 
 
-def mark(name: str) -> None:
-    MARKS.setdefault(name, time.time() - T0)
+# -- S5: every process, docker CLI or not, from start to reaping --------------------------------
+
+_SKIP_WITH_VALUE = {
+    "--file",
+    "-f",
+    "--project-name",
+    "-p",
+    "--project-directory",
+    "--env-file",
+    "--config",
+    "--context",
+    "--format",
+}
 
 
-def span(name: str, start: float, end: float, detail: str = "") -> None:
-    with _LOCK:
-        EVENTS.append(
-            {
-                "name": name,
-                "start": round(start - T0, 4),
-                "end": round(end - T0, 4),
-                "thread": threading.current_thread().name,
-                "detail": detail,
-            }
-        )
-
-
-MISSING: list[str] = []
-
-
-def wrap(owner: Any, attr: str, name: str, detail: Callable[..., str] | None = None) -> None:
-    """Time every call of owner.attr as a span; a name the package no longer has is noted, not fatal."""
-    original = getattr(owner, attr, None)
-    if original is None:
-        MISSING.append(f"{getattr(owner, '__name__', owner)}.{attr}")
-        return
-    if getattr(original, "_traced", False):
-        return
-
-    @functools.wraps(original)
-    def traced(*args: Any, **kwargs: Any) -> Any:
-        start = time.time()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            text = ""
-            if detail is not None:
-                try:
-                    text = detail(*args, **kwargs)
-                except Exception:  # a detail is a nicety; never break the session for it
-                    text = "?"
-            span(name, start, time.time(), text)
-
-    traced._traced = True  # type: ignore[attr-defined]
-    setattr(owner, attr, traced)
-
-
-_SKIP_WITH_VALUE = {"--file", "--project-name", "--project-directory", "--env-file", "--config", "--context"}
-
-
-def _short_command(argv: Any, *_: Any, **__: Any) -> str:
-    words = [str(a) for a in argv]
-    out: list[str] = []
+def short_command(argv: Any) -> str:
+    """`docker compose --file a -p x up --detach` -> `compose up --detach`: the verb and its flags."""
+    words = [str(argv)] if isinstance(argv, (str, bytes)) else [str(a) for a in argv]
+    if not words:
+        return "?"
+    program = os.path.basename(words[0])
+    out = [] if program == "docker" else [program]
     skip = False
     for word in words[1:]:
         if skip:
@@ -96,93 +113,246 @@ def _short_command(argv: Any, *_: Any, **__: Any) -> str:
         if word in _SKIP_WITH_VALUE:
             skip = True
             continue
+        if word.startswith(("--file=", "--project-name=", "--project-directory=", "--format=")):
+            continue
         out.append(word if len(word) < 40 else word[:12] + "...")
     return " ".join(out)
 
 
-def _patch_docker_cli() -> None:
-    """Trace every docker CLI process python-on-whales starts (each module holds its own `run`)."""
-    global _patched_run
-    if _patched_run or "python_on_whales.utils" not in sys.modules:
+def _patch_popen() -> None:
+    popen = subprocess.Popen
+    if getattr(popen.__init__, _TRACED, False):
         return
-    import python_on_whales.utils as utils
+    original_init, original_wait, original_poll = popen.__init__, popen.wait, popen.poll
 
-    original = utils.run
-    wrap(utils, "run", "docker CLI", _short_command)
-    traced = utils.run
-    for module in list(sys.modules.values()):
-        name = getattr(module, "__name__", "")
-        if (
-            name.startswith(("python_on_whales", "pytest_tel3sis_compose"))
-            and getattr(module, "run", None) is original
-        ):
-            module.run = traced  # type: ignore[attr-defined]
-    _patched_run = True
+    @functools.wraps(original_init)
+    def init(self: subprocess.Popen[Any], *args: Any, **kwargs: Any) -> None:
+        start = now()
+        original_init(self, *args, **kwargs)
+        argv = args[0] if args else kwargs.get("args", ())
+        words = [str(argv)] if isinstance(argv, (str, bytes)) else [str(a) for a in argv]
+        self._bench_started = (start, threading.current_thread().name, words)  # type: ignore[attr-defined]
+
+    def finished(self: subprocess.Popen[Any]) -> None:
+        started = self.__dict__.pop("_bench_started", None)
+        if started is not None:
+            start, thread, words = started
+            docker = bool(words) and os.path.basename(words[0]) == "docker"
+            with _LOCK:
+                EVENTS.append(
+                    {
+                        "name": "docker CLI" if docker else "process",
+                        "start": round(start, 4),
+                        "end": round(now(), 4),
+                        "thread": thread,
+                        "detail": short_command(words),
+                        "returncode": self.returncode,
+                    }
+                )
+
+    @functools.wraps(original_wait)
+    def wait(self: subprocess.Popen[Any], *args: Any, **kwargs: Any) -> Any:
+        result = original_wait(self, *args, **kwargs)
+        finished(self)
+        return result
+
+    @functools.wraps(original_poll)
+    def poll(self: subprocess.Popen[Any]) -> Any:
+        result = original_poll(self)
+        if result is not None:
+            finished(self)
+        return result
+
+    for function in (init, wait, poll):
+        setattr(function, _TRACED, True)
+    popen.__init__ = init  # type: ignore[method-assign]
+    popen.wait = wait  # type: ignore[method-assign]
+    popen.poll = poll  # type: ignore[method-assign]
 
 
-def _service(*args: Any, **_: Any) -> str:
-    return str(args[1]) if len(args) > 1 else ""
+if os.environ.get("BENCH_TRACE"):
+    _patch_popen()  # at import, before any plugin runs a process (the prefetch runs one early)
 
 
-def _target_service(probe: Any, target: Any, *_: Any, **__: Any) -> str:
-    return str(getattr(target, "service", ""))
+# -- S1..S3: the stack's lifecycle, its listener, the probes --------------------------------------
 
 
-def _install() -> None:
-    from pytest_tel3sis_compose import plugin, probes, readiness, reporting, stack
+class SeamMissing(Exception):
+    pass
 
-    cls = stack.ComposeStack
-    original_init = cls.__init__
+
+def _require(condition: bool, seam: str) -> None:
+    if not condition:
+        raise SeamMissing(seam)
+
+
+def install(package: Any) -> None:
+    """Wrap the package's seams; raise SeamMissing naming the first one it lacks."""
+    stack_class = getattr(package, "ComposeStack", None)
+    _require(inspect.isclass(stack_class), "S1: pytest_tel3sis_compose.ComposeStack (a class)")
+    for name in ("start", "stop"):
+        _require(callable(getattr(stack_class, name, None)), f"S1: ComposeStack.{name}()")
+    for name in ("services", "project_name"):
+        _require(hasattr(stack_class, name), f"S1: ComposeStack.{name}")
+    original_init = stack_class.__init__  # type: ignore[misc]
+    signature = inspect.signature(original_init)
+    _require("listener" in signature.parameters, "S1: ComposeStack(..., listener=...)")
+    probe_class = getattr(package, "Probe", None)
+    _require(
+        inspect.isclass(probe_class) and callable(getattr(probe_class, "check", None)),
+        "S3: pytest_tel3sis_compose.Probe with check(target)",
+    )
+    if getattr(original_init, _TRACED, False):
+        return
 
     @functools.wraps(original_init)
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
-        start = time.time()
-        original_init(self, *args, **kwargs)
-        span("ComposeStack.__init__ (imports engine, python_on_whales)", start, time.time())
-        _patch_docker_cli()
-        engine = type(self.engine)
-        if engine.__name__ == "WhalesEngine":
-            for method in ("check", "config", "sweep_orphans", "build", "up", "down", "stop", "image_id"):
-                wrap(engine, method, f"engine.{method}")
-            for method in ("status", "execute", "port", "logs"):
-                wrap(engine, method, f"engine.{method}", _service)
-            wrap(engine, "_project_containers", "engine._project_containers")
-            wrap(engine, "container_log", "engine.container_log")
+        bound = signature.bind(self, *args, **kwargs)
+        given = bound.arguments.get("listener", signature.parameters["listener"].default)
+        bound.arguments["listener"] = _listening(self, given)
+        start = now()
+        original_init(*bound.args, **bound.kwargs)
+        span("ComposeStack()", start, now())
 
-    cls.__init__ = init  # type: ignore[method-assign]
-    for method in ("start", "plan_probes", "stop", "_take_down", "_up_until", "_reuse_verdict", "_diagnose"):
-        wrap(cls, method, f"stack.{method}")
-    wrap(stack, "wait_until_ready", "readiness.wait_until_ready")
-    wrap(stack, "stack_fingerprint", "fingerprint.stack_fingerprint")
-    wrap(stack, "write_override", "override.write_override")
-    wrap(readiness, "_wait_one", "readiness per service", _service)
-    for probe in (
-        "HttpProbe",
-        "CommandProbe",
-        "HealthcheckProbe",
-        "RunningProbe",
-        "CompletedProbe",
-        "LogProbe",
-    ):
-        if hasattr(probes, probe):
-            wrap(getattr(probes, probe), "check", f"probe {probe}.check", _target_service)
-    wrap(plugin, "header_lines", "report header (plugin)")
-    wrap(reporting, "_ask", "header: docker CLI", lambda argv: " ".join(argv[1:3]))
-    wrap(plugin, "summary_lines", "terminal summary (plugin)")
-    wrap(plugin, "attach_logs", "attach logs (plugin)")
-    try:
-        from pytest_tel3sis_compose import fixtures
+    setattr(init, _TRACED, True)
+    stack_class.__init__ = init  # type: ignore[misc]
+    _wrap_lifecycle(stack_class)
+    _wrap_probes(probe_class)
 
-        wrap(fixtures, "start_or_attach", "sharing.start_or_attach")
-    except ImportError:
-        pass
+
+def _listening(stack: Any, listener: Any) -> Callable[..., Any]:
+    def traced(service: str | None, state: str, detail: str = "") -> Any:
+        with _LOCK:
+            STATES.append(
+                {
+                    "at": round(now(), 4),
+                    "service": service,
+                    "state": state,
+                    "detail": detail,
+                    "stack": id(stack),
+                    "thread": threading.current_thread().name,
+                }
+            )
+        if listener is not None and listener is not inspect.Parameter.empty:
+            return listener(service, state, detail)
+        return None
+
+    return traced
+
+
+def _wrap_lifecycle(stack_class: Any) -> None:
+    original_start, original_stop = stack_class.start, stack_class.stop
+
+    @functools.wraps(original_start)
+    def start(self: Any, *args: Any, **kwargs: Any) -> Any:
+        began = now()
+        entry: dict[str, Any] = {"stack": id(self), "project": str(self.project_name), "returned": False}
+        STACKS.append(entry)
+        try:
+            result = original_start(self, *args, **kwargs)
+            entry["returned"] = True
+            entry["services"] = list(self.services)
+            entry["ready_after"] = dict(getattr(self, "ready_after", {}) or {})
+            return result
+        finally:
+            span("stack.start", began, now(), entry["project"])
+
+    @functools.wraps(original_stop)
+    def stop(self: Any, *args: Any, **kwargs: Any) -> Any:
+        began = now()
+        try:
+            return original_stop(self, *args, **kwargs)
+        finally:
+            span("stack.stop", began, now(), str(self.project_name))
+
+    stack_class.start, stack_class.stop = start, stop
+
+
+def _wrap_probes(probe_class: Any) -> None:
+    classes, seen = [probe_class], set()
+    while classes:
+        cls = classes.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        classes.extend(cls.__subclasses__())
+        check = cls.__dict__.get("check")
+        if check is None or getattr(check, "__isabstractmethod__", False) or getattr(check, _TRACED, False):
+            continue
+        cls.check = _traced_check(cls.__name__, check)
+
+
+def _traced_check(name: str, check: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(check)
+    def traced(self: Any, target: Any, *args: Any, **kwargs: Any) -> Any:
+        began = now()
+        result = None
+        try:
+            result = check(self, target, *args, **kwargs)
+            return result
+        finally:
+            span(
+                "probe check",
+                began,
+                now(),
+                str(getattr(target, "service", "?")),
+                probe=name,
+                ok=bool(getattr(result, "ok", False)),
+            )
+
+    setattr(traced, _TRACED, True)
+    return traced
+
+
+def runtime_problems() -> list[str]:
+    """What the listener and the processes should have shown for each stack that started."""
+    problems = []
+    for entry in STACKS:
+        if not entry["returned"]:
+            continue  # a failed start: the session fails on its own
+        own = [s for s in STATES if s["stack"] == entry["stack"]]
+        stack_states = {s["state"] for s in own if s["service"] is None}
+        for service in entry["services"]:
+            said = {s["state"] for s in own if s["service"] == service}
+            for state in ("waiting", "ready"):
+                if state not in said:
+                    problems.append(
+                        f"S2: the listener was not told {service!r} is {state!r} "
+                        f"(stack {entry['project']}; it was told {sorted(said)})"
+                    )
+        for state in ("ready",):
+            if state not in stack_states:
+                problems.append(f"S2: the listener was not told the stack is {state!r} ({entry['project']})")
+        if "reusing" not in stack_states and not any(e["name"] == "docker CLI" for e in EVENTS):
+            problems.append(
+                "S5: a stack started and no docker CLI process was seen: the plugin reaches the engine "
+                "another way now; trace that instead of subprocess.Popen"
+            )
+    return problems
+
+
+# -- pytest hooks --------------------------------------------------------------------------------
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     mark("pytest_configure")
-    if config.pluginmanager.has_plugin("tel3sis_compose"):
-        _install()
+    CPU["pytest_configure"] = {"self": time.process_time()}
+    if not config.pluginmanager.has_plugin(PLUGIN_NAME):
+        if config.pluginmanager.is_blocked(PLUGIN_NAME):
+            return  # deliberately disabled (-p no:tel3sis_compose: the bare-pytest reference session)
+        SEAM_ERRORS.append(f"S4: no pytest plugin named {PLUGIN_NAME!r} is registered")
+        raise pytest.UsageError(f"benchmarks.trace_plugin: {SEAM_ERRORS[-1]}")
+    import pytest_tel3sis_compose
+
+    try:
+        install(pytest_tel3sis_compose)
+    except SeamMissing as missing:
+        SEAM_ERRORS.append(str(missing))
+        raise pytest.UsageError(
+            f"benchmarks.trace_plugin: the package no longer provides seam {missing}; "
+            "see the list in benchmarks/trace_plugin.py and keep or replace it"
+        ) from None
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -196,11 +366,11 @@ def pytest_collection_finish() -> None:
 
 
 def _phase(name: str) -> Generator[None, Any, Any]:
-    start = time.time()
+    start = now()
     try:
         return (yield)
     finally:
-        span(name, start, time.time())
+        span(name, start, now())
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -219,13 +389,30 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, Any]:
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_sessionfinish() -> Generator[None, Any, Any]:
-    return (yield from _phase("pytest sessionfinish"))
+def pytest_sessionfinish(session: pytest.Session) -> Generator[None, Any, Any]:
+    start = now()
+    try:
+        return (yield)
+    finally:
+        span("pytest sessionfinish", start, now())
+        problems = runtime_problems()
+        if problems:
+            SEAM_ERRORS.extend(problems)
+            for problem in problems:
+                print(f"benchmarks.trace_plugin: seam missing: {problem}", file=sys.stderr)
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     mark("pytest_unconfigure")
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU["pytest_unconfigure"] = {
+        "self": own.ru_utime + own.ru_stime,
+        "self_user": own.ru_utime,
+        "self_system": own.ru_stime,
+        "children": children.ru_utime + children.ru_stime,
+    }
     path = os.environ.get("BENCH_TRACE")
     if not path:
         return
@@ -233,4 +420,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if worker:
         path += f".{worker}"
     with open(path, "w") as out:
-        json.dump({"marks": MARKS, "events": EVENTS, "pid": os.getpid(), "not_traced": MISSING}, out)
+        json.dump(
+            {
+                "marks": MARKS,
+                "events": EVENTS,
+                "states": STATES,
+                "stacks": STACKS,
+                "cpu": CPU,
+                "pid": os.getpid(),
+                "seam_errors": SEAM_ERRORS,
+            },
+            out,
+        )
