@@ -98,7 +98,8 @@ podman: engine
 rootless-docker: engine
 	bash scripts/bootstrap-rootless-docker.sh $(IMAGES)
 
-## bench: time the plugin against raw Compose, pytest-docker and testcontainers (BENCH_ROUNDS=5)
+## bench: the plugin against raw Compose, a hand-tuned script, pytest-docker and testcontainers, on both stacks (BENCH_ROUNDS=5, BENCH_STACK=all)
 bench: setup engine
 	$(BIN)/python -m pip install -q -e '.[dev,bench]'
-	$(BIN)/python -m benchmarks.run --rounds $(BENCH_ROUNDS) --json benchmarks/results.json
+	$(BIN)/python -m pytest -p no:cacheprovider -q benchmarks/tests
+	$(BIN)/python -m benchmarks.run --stack $(or $(BENCH_STACK),all) --rounds $(BENCH_ROUNDS) --json benchmarks/results.json

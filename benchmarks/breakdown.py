@@ -158,7 +158,9 @@ def traced_plugin(
     trace_path = ws.path("records") / f"trace-{tag}.json"
     inv.argv += ["-p", "benchmarks.trace_plugin"]
     if importtime:
+        # -s: pytest's capture would swallow what the interpreter reports while it is on.
         inv.argv[1:1] = ["-X", "importtime"]
+        inv.argv.append("-s")
     events = EngineEvents()
     t0 = time.time()
     inv.env.update(PYTHONPATH=str(REPO), BENCH_TRACE=str(trace_path), BENCH_T0=repr(t0))

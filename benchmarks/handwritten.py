@@ -29,6 +29,14 @@ STACKS = {
 }
 
 
+def say(what: str) -> None:
+    """When each step ended, on stderr (the benchmark's log), in seconds after start."""
+    print(f"handwritten: {what} at {time.monotonic() - STARTED:.2f} s", file=sys.stderr, flush=True)
+
+
+STARTED = time.monotonic()
+
+
 def main(stack: str, project: str, *files: str) -> int:
     web_port, ping = STACKS[stack]
     compose = ["docker", "compose", "-p", project, *(arg for f in files for arg in ("-f", f))]
@@ -39,6 +47,7 @@ def main(stack: str, project: str, *files: str) -> int:
 
     try:
         subprocess.run([*compose, "up", "-d"], check=True, timeout=TIMEOUT)
+        say("up -d returned")
         deadline = time.monotonic() + TIMEOUT
         found: dict[str, str] = {}
 
@@ -71,9 +80,12 @@ def main(stack: str, project: str, *files: str) -> int:
         if not all(ready.get(name) for name in checks):
             print(f"not ready: {ready}", file=sys.stderr)
             return 1
-        return 0 if healthy(found["web"]) else 1
+        ok = healthy(found["web"])
+        say("request made")
+        return 0 if ok else 1
     finally:
         subprocess.run([*compose, "down", "-v", "-t", "0"], timeout=TIMEOUT)
+        say("down returned")
 
 
 def poll(name: str, check: Callable[[], bool], deadline: float, ready: dict[str, bool]) -> None:
@@ -81,6 +93,7 @@ def poll(name: str, check: Callable[[], bool], deadline: float, ready: dict[str,
         try:
             if check():
                 ready[name] = True
+                say(f"{name} ready")
                 return
         except (OSError, subprocess.SubprocessError):
             pass

@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import subprocess
@@ -315,10 +316,14 @@ class Outcome:
     timed_out: bool = False
 
     def tail(self, lines: int = 25) -> str:
+        """The log's last lines, after the first error's opening lines (the plugin's diagnosis)."""
         try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+            text = self.log.read_text(errors="replace").splitlines()
         except OSError:
             return ""
+        first = next((i for i, line in enumerate(text) if re.search(r"\b\w+Error: ", line)), None)
+        head = text[first : first + 10] if first is not None and first < len(text) - lines else []
+        return "\n".join([*head, *(["..."] if head else []), *text[-lines:]])
 
 
 class Children:

@@ -2,10 +2,12 @@
 
     .venv/bin/python -m benchmarks.worker_ping --runs 3 --json benchmarks/worker_ping.json
 
-Starts the ordinary stack with `docker compose up -d` (no plugin) in three variants, interleaved:
+Starts the ordinary stack with `docker compose up -d` (no plugin) in four variants, interleaved:
 
 - `hand-loop`: the compose files as written, plus the worker's own healthcheck command run by hand
   in a loop (`docker exec` every 100 ms after the previous one ends), beside the engine's checks;
+- `hand-staggered`: the same, but a new ping starts every 0.5 s without waiting for the last one
+  (at most 4 at once), so a ping that fails slowly holds nothing up;
 - `engine`: as written, nothing else: the engine's verdict undisturbed;
 - `plugin-override`: as written plus what the plugin's override adds to a healthcheck it waits on
   (`start_period` = the session timeout, `start_interval: 200ms`), nothing else.
@@ -39,7 +41,8 @@ from benchmarks.harness import REPO, STACKS, base_env, leftovers, median
 STACK = STACKS["ordinary"]
 PING = "celery -A app.worker inspect ping -d celery@$HOSTNAME -t 2"
 READY_LINE = re.compile(r"celery@\S+ ready\.")
-VARIANTS = ("hand-loop", "engine", "plugin-override")
+VARIANTS = ("hand-loop", "hand-staggered", "engine", "plugin-override")
+STAGGER, IN_FLIGHT = 0.5, 4
 # What the plugin's override gives a healthcheck it waits on (see the package's override module).
 PLUGIN_OVERRIDE = """services:
   redis: {healthcheck: {start_period: 120s, start_interval: 200ms}}
@@ -74,18 +77,26 @@ def one_run(variant: str, project: str, override: Path) -> dict[str, Any]:
             container = listed.stdout.strip()
             if not container:
                 stop.wait(0.1)
-        while not stop.is_set():
-            start = time.time() - t0
-            done = subprocess.run(
-                ["docker", "exec", container, "sh", "-c", PING],
-                capture_output=True,
-                timeout=60,
-                env=base_env(),
-            )
-            pings.append({"start": start, "end": time.time() - t0, "exit": done.returncode})
-            if done.returncode == 0:
-                return
-            stop.wait(0.1)
+        if variant == "hand-loop":
+            while not stop.is_set() and not ping(container):
+                stop.wait(0.1)
+            return
+        # Staggered: a new ping every STAGGER s without waiting for the last, at most IN_FLIGHT at once.
+        flying: list[threading.Thread] = []
+        while not stop.is_set() and not any(p["exit"] == 0 for p in pings):
+            flying = [t for t in flying if t.is_alive()]
+            if len(flying) < IN_FLIGHT:
+                flying.append(threading.Thread(target=ping, args=(container,), daemon=True))
+                flying[-1].start()
+            stop.wait(STAGGER)
+
+    def ping(container: str) -> bool:
+        start = time.time() - t0
+        done = subprocess.run(
+            ["docker", "exec", container, "sh", "-c", PING], capture_output=True, timeout=60, env=base_env()
+        )
+        pings.append({"start": start, "end": time.time() - t0, "exit": done.returncode})
+        return done.returncode == 0
 
     try:
         up = threading.Thread(
@@ -95,7 +106,7 @@ def one_run(variant: str, project: str, override: Path) -> dict[str, Any]:
         )
         up.start()
         loop = threading.Thread(target=hand_loop, daemon=True)
-        if variant == "hand-loop":
+        if variant.startswith("hand-"):
             loop.start()
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
@@ -105,7 +116,7 @@ def one_run(variant: str, project: str, override: Path) -> dict[str, Any]:
                 text=True,
                 env=base_env(),
             ).stdout.strip()
-            hand_done = variant != "hand-loop" or any(p["exit"] == 0 for p in pings)
+            hand_done = not variant.startswith("hand-") or any(p["exit"] == 0 for p in pings)
             if state == "healthy" and hand_done:
                 break
             time.sleep(0.1)
