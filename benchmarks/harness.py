@@ -519,6 +519,14 @@ def versions() -> dict[str, object]:
     }
 
 
+def plugin_module(name: str = "tel3sis_compose") -> str:
+    """The module pytest loads for the plugin (its pytest11 entry point), read without importing it."""
+    found = [e.value for e in metadata.entry_points(group="pytest11") if e.name == name]
+    if not found:
+        raise SystemExit(f"no pytest11 entry point named {name!r}: `pip install -e .` first")
+    return found[0].split(":")[0]
+
+
 def load_average() -> list[float]:
     return list(os.getloadavg())
 

@@ -66,12 +66,12 @@ TARGETS = (
     Target("ordinary", "plugin-warm", "raw", 0.12, "warm (--compose-reuse)"),
 )
 IMPORT_TARGET_MS = 150.0  # import pytest_tel3sis_compose, fresh interpreter
+# The module pytest loads for the plugin, from its entry point: it moves when the package is refactored.
+PLUGIN_MODULE = harness.plugin_module()
 IMPORT_SNIPPETS = {
     "pytest_tel3sis_compose": "import pytest_tel3sis_compose",
-    "pytest_tel3sis_compose.plugin.hooks": "import pytest_tel3sis_compose.plugin.hooks",
-    "pytest_tel3sis_compose.plugin.hooks (pytest already imported)": (
-        "import pytest_tel3sis_compose.plugin.hooks"
-    ),
+    PLUGIN_MODULE: f"import {PLUGIN_MODULE}",
+    f"{PLUGIN_MODULE} (pytest already imported)": f"import {PLUGIN_MODULE}",
 }
 _TIMER = "import time; t = time.perf_counter(); {stmt}; print(time.perf_counter() - t)"
 
@@ -333,7 +333,7 @@ def importtime_after_pytest(cwd: Path, env: dict[str, str], runs: int = 3) -> di
     totals = []
     for _ in range(runs):
         done = subprocess.run(
-            [PYTHON, "-X", "importtime", "-c", "import pytest; import pytest_tel3sis_compose.plugin.hooks"],
+            [PYTHON, "-X", "importtime", "-c", f"import pytest; import {PLUGIN_MODULE}"],
             cwd=cwd,
             env=env,
             capture_output=True,
@@ -370,10 +370,10 @@ def import_rss(cwd: Path, env: dict[str, str]) -> dict[str, int]:
     statements = {
         "pytest": "import pytest",
         "pytest + httpx": "import pytest, httpx",
-        "pytest + pytest_tel3sis_compose.plugin.hooks": "import pytest, pytest_tel3sis_compose.plugin.hooks",
+        f"pytest + {PLUGIN_MODULE}": f"import pytest, {PLUGIN_MODULE}",
         "pytest + python_on_whales": "import pytest, python_on_whales",
-        "pytest + plugin + engine (python_on_whales) + httpx": (
-            "import pytest, httpx, pytest_tel3sis_compose.plugin.hooks, pytest_tel3sis_compose.engine"
+        "pytest + plugin + python_on_whales + httpx": (
+            f"import pytest, httpx, python_on_whales, {PLUGIN_MODULE}"
         ),
     }
     out = {}
