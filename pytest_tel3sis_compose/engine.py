@@ -158,11 +158,12 @@ class DockerEngine:
         return WhalesProject(self, files, name)
 
     def prefetch(self, files: Sequence[Path], name: str) -> None:
-        """Run `docker compose config` and import python-on-whales while pytest collects.
+        """Run `docker compose config` as its own process while pytest collects.
 
-        Compose runs as its own process while this one imports, so the two
-        overlap. The result is used only if the same files, unchanged since,
-        and project ask for it; a stale or failed prefetch costs only time.
+        Nothing is imported meanwhile: an import in a thread only competes for
+        this process's CPU, and a reused stack needs no python-on-whales at all.
+        The result is used only if the same files, unchanged since, and
+        project ask for it; a stale or failed prefetch costs only time.
         """
         try:
             key = _prefetch_key(files, name)
@@ -185,9 +186,6 @@ class DockerEngine:
 
         def work() -> None:
             try:
-                _whales()  # the slowest part; the stack waits on it before anything else
-                import httpx  # noqa: F401 - for the HTTP probes (tests often import it too)
-
                 if compose is None:
                     raise OSError("docker is not installed")
                 text, _ = compose.communicate(timeout=60)
@@ -260,18 +258,27 @@ class WhalesProject:
 
     def __init__(self, engine: DockerEngine, files: Sequence[Path], name: str) -> None:
         self._engine = engine
-        self._whales = _whales()
         self.name = name
         self._files = list(files)
-        self.docker = self._client()
+        self._docker: Any = None
         self._container_ids: dict[str, str] = {}
 
-    def _client(self) -> Any:
-        return self._whales.DockerClient(compose_files=self._files, compose_project_name=self.name)
+    @property
+    def _whales(self) -> ModuleType:
+        return _whales()
+
+    @property
+    def docker(self) -> Any:
+        """python-on-whales' client, made (and python-on-whales imported) on first use."""
+        if self._docker is None:
+            self._docker = self._whales.DockerClient(
+                compose_files=self._files, compose_project_name=self.name
+            )
+        return self._docker
 
     def add_compose_file(self, path: Path) -> None:
         self._files.append(path)
-        self.docker = self._client()
+        self._docker = None
 
     def config(self) -> Mapping[str, Any]:
         ready = self._engine.take_prefetched(self._files, self.name)
@@ -315,45 +322,53 @@ class WhalesProject:
             ) from None
 
     def image_id(self, reference: str) -> str | None:
-        try:
-            return str(self.docker.image.inspect(reference).id)
-        except self._whales.DockerException:
-            return None
+        # Plain CLI: a reused stack's fingerprint needs it, and nothing else of python-on-whales.
+        done = subprocess.run(
+            ["docker", "image", "inspect", "--format", "{{.Id}}", reference],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return done.stdout.strip() or None if done.returncode == 0 else None
 
     def up(self, services: Sequence[str] = ()) -> None:
         # quiet=True captures stderr, so a failure carries Compose's own reason.
         self.docker.compose.up(list(services) or None, detach=True, quiet=True, remove_orphans=True)
 
     def status(self, service: str) -> ContainerStatus | None:
-        container_id = self._container_ids.get(service)
-        if container_id is None:
+        return self.statuses([service]).get(service)
+
+    def statuses(self, services: Sequence[str]) -> dict[str, ContainerStatus]:
+        """The services' containers now (those that have one), in one `docker inspect`.
+
+        The CLI's JSON, read here, rather than python-on-whales' typed
+        objects: readiness asks many times a second, and a session that
+        reuses a kept stack would otherwise import python-on-whales (and
+        pydantic) for this alone, a quarter of a second of CPU.
+        """
+        if any(service not in self._container_ids for service in services):
             self._container_ids.update(self._project_containers())
-            container_id = self._container_ids.get(service)
-            if container_id is None:
-                return None
-        try:
-            container = self.docker.container.inspect(container_id)
-        except self._whales.DockerException:
-            self._container_ids.pop(service, None)
-            return None
-        state = container.state
-        health = state.health
-        last = health.log[-1].output if health and health.log else None
-        runs = tuple(
-            f"{run.start:%H:%M:%S} exit {run.exit_code}: {(run.output or '').strip()}"
-            for run in (health.log or [] if health else [])
+        ids = {
+            service: self._container_ids[service] for service in services if service in self._container_ids
+        }
+        if not ids:
+            return {}
+        # Found containers are printed even when another one is gone (exit code 1).
+        done = subprocess.run(
+            ["docker", "inspect", "--type=container", *ids.values()],
+            capture_output=True,
+            text=True,
+            check=False,
         )
-        return ContainerStatus(
-            service=service,
-            container_id=container_id,
-            state=state.status or "unknown",
-            exit_code=state.exit_code,
-            health=health.status if health else None,
-            health_output=(last or "").strip(),
-            labels=dict(container.config.labels or {}),
-            ports=_published(container.network_settings.ports),
-            health_log=runs,
-        )
+        found = {raw.get("Id"): raw for raw in _json_list(done.stdout)}
+        statuses = {}
+        for service, container_id in ids.items():
+            raw = found.get(container_id)
+            if raw is None:
+                self._container_ids.pop(service, None)  # removed: the next call looks again
+            else:
+                statuses[service] = _status(service, container_id, raw)
+        return statuses
 
     def _project_containers(self) -> dict[str, str]:
         """Container ID by service, in one `docker ps` (far quicker than `compose ps` per service)."""
@@ -407,10 +422,18 @@ class WhalesProject:
         return "".join(line for line in text.splitlines(keepends=True) if not _COMPOSE_WARNING.match(line))
 
     def container_log(self, container_id: str) -> str:
-        try:
-            return str(self.docker.container.logs(container_id))
-        except self._whales.DockerException as exc:
-            return f"(log unavailable: {_stderr(exc)})"
+        # Both streams, as the container wrote them; plain CLI: asked many times a second.
+        done = subprocess.run(
+            ["docker", "logs", container_id],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            check=False,
+        )
+        return done.stdout if done.returncode == 0 else f"(log unavailable: {done.stdout.strip()})"
+
+    def follow_log(self, container_id: str) -> _LogFollower:
+        return _LogFollower(container_id)
 
     def run_healthcheck(self, container_id: str) -> str | None:
         if self._engine.info().kind != "podman":
@@ -485,6 +508,39 @@ class _EventStream:
         except subprocess.TimeoutExpired:
             self._process.kill()
         self._reader.join(5)
+
+
+class _LogFollower:
+    """`docker logs --follow` of one container, both streams, gathered by a thread."""
+
+    def __init__(self, container_id: str) -> None:
+        self._process = subprocess.Popen(
+            ["docker", "logs", "--follow", container_id],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._read, name="compose-log", daemon=True).start()
+
+    def _read(self) -> None:
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            with self._lock:
+                self._lines.append(line)
+
+    def text(self) -> str:
+        with self._lock:
+            return "".join(self._lines)
+
+    def close(self) -> None:
+        self._process.terminate()
+        try:
+            self._process.wait(5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
 
 
 def parse_event(line: str) -> ContainerEvent | None:
@@ -575,6 +631,39 @@ def _ask(command: list[str]) -> str:
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def _json_list(text: str) -> list[dict[str, Any]]:
+    try:
+        loaded = json.loads(text or "[]")
+    except ValueError:
+        return []
+    return [item for item in loaded if isinstance(item, dict)] if isinstance(loaded, list) else []
+
+
+def _status(service: str, container_id: str, raw: Mapping[str, Any]) -> ContainerStatus:
+    """A ContainerStatus from one container of `docker inspect`'s JSON."""
+    state = raw.get("State") or {}
+    health = state.get("Health") or None
+    runs = (health or {}).get("Log") or []
+    return ContainerStatus(
+        service=service,
+        container_id=container_id,
+        state=state.get("Status") or "unknown",
+        exit_code=state.get("ExitCode"),
+        health=health.get("Status") if health else None,
+        health_output=(runs[-1].get("Output") or "").strip() if runs else "",
+        labels=dict((raw.get("Config") or {}).get("Labels") or {}),
+        ports=_published((raw.get("NetworkSettings") or {}).get("Ports")),
+        health_log=tuple(_run_line(run) for run in runs),
+    )
+
+
+def _run_line(run: Mapping[str, Any]) -> str:
+    """One healthcheck run: `<start HH:MM:SS> exit <code>: <output>`."""
+    return (
+        f"{str(run.get('Start', ''))[11:19]} exit {run.get('ExitCode')}: {(run.get('Output') or '').strip()}"
+    )
 
 
 def _published(ports: Mapping[str, Any] | None) -> dict[int, tuple[str, int]]:

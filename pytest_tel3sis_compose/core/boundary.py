@@ -85,6 +85,13 @@ class EventStream(Protocol):
         """Stop listening; no event is reported after this returns."""
 
 
+class LogFollower(Protocol):
+    def text(self) -> str:
+        """Everything the container has written so far (both streams)."""
+
+    def close(self) -> None: ...
+
+
 class ComposeProject(Protocol):
     """The operations the core needs on one compose project."""
 
@@ -107,6 +114,9 @@ class ComposeProject(Protocol):
     def status(self, service: str) -> ContainerStatus | None:
         """The service's container now, or None while it has none."""
 
+    def statuses(self, services: Sequence[str]) -> dict[str, ContainerStatus]:
+        """The containers of these services now, at once; a service without one is left out."""
+
     def execute(self, service: str, argv: Sequence[str]) -> CommandResult: ...
 
     def port(self, service: str, port: int, protocol: str = "tcp") -> tuple[str, int] | None:
@@ -123,6 +133,9 @@ class ComposeProject(Protocol):
 
     def container_log(self, container_id: str) -> str:
         """One container's whole log (quicker than `logs`, which goes through Compose)."""
+
+    def follow_log(self, container_id: str) -> LogFollower:
+        """One container's log as it grows, read by a single process rather than asked again and again."""
 
     def run_healthcheck(self, container_id: str) -> str | None:
         """Have the engine run the container's own healthcheck once, and record its verdict.

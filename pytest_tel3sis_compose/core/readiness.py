@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from dataclasses import dataclass, field
 
-from pytest_tel3sis_compose.core.boundary import CommandResult, ComposeProject, ContainerStatus
+from pytest_tel3sis_compose.core.boundary import CommandResult, ComposeProject, ContainerStatus, LogFollower
 from pytest_tel3sis_compose.core.endpoints import url_of
 from pytest_tel3sis_compose.core.listener import StackListener, ignore
 from pytest_tel3sis_compose.core.probes import Probe, ProbeResult
@@ -24,6 +24,7 @@ class _Target:
     service: str
     status: ContainerStatus
     address_for: Callable[[str, int], tuple[str, int]]
+    logs: Callable[[str], str]
 
     def address(self, port: int) -> tuple[str, int]:
         return self.address_for(self.service, port)
@@ -35,7 +36,7 @@ class _Target:
         return self.compose.execute(self.service, argv)
 
     def container_log(self) -> str:
-        return self.compose.container_log(self.status.container_id)
+        return self.logs(self.status.container_id)
 
 
 class _NotReady(Exception):
@@ -63,7 +64,8 @@ def wait_until_ready(
     `time.monotonic()` values). `known` holds statuses just read, used for
     each service's first check.
     """
-    watch = _Watch(compose, started, deadline, address_for, poll_interval, listener, dict(known or {}))
+    board = _Board(compose, tuple(probes), poll_interval, dict(known or {}))
+    watch = _Watch(compose, started, deadline, address_for, poll_interval, listener, board)
     futures: dict[Future[float], str] = {}
     for service, probe in probes.items():
         future: Future[float] = Future()
@@ -93,6 +95,7 @@ def wait_until_ready(
         return {futures[f]: f.result() - started for f in done}
     finally:
         watch.stop.set()
+        board.close()
 
 
 @dataclass
@@ -105,7 +108,7 @@ class _Watch:
     address_for: Callable[[str, int], tuple[str, int]]
     poll_interval: float
     listener: StackListener
-    known: dict[str, ContainerStatus]
+    board: _Board
     stop: threading.Event = field(default_factory=threading.Event)
 
     def settle(self, future: Future[float], service: str, probe: Probe) -> None:
@@ -128,10 +131,9 @@ class _Watch:
 
     def poll(self, service: str, probe: Probe) -> float:
         last: ProbeResult | None = None
-        status = self.known.pop(service, None)
         seen = ""
         while not self.stop.is_set():
-            status = status or self.compose.status(service)
+            status = self.board.get(service)
             seen = self._note_change(service, status, last, seen)
             if status is not None:
                 if status.state in ("exited", "dead"):
@@ -141,12 +143,12 @@ class _Watch:
                         service, f"its container exited with code {status.exit_code}", probe, last
                     )
                 if status.state == "running" or probe.accepts_completion:
-                    last = probe.check(_Target(self.compose, service, status, self.address_for))
+                    target = _Target(self.compose, service, status, self.address_for, self.board.log)
+                    last = probe.check(target)
                     if last.ok:
                         return time.monotonic()
             if time.monotonic() >= self.deadline:
                 raise _NotReady(service, "its probe did not pass before the timeout", probe, last)
-            status = None
             self.stop.wait(self.poll_interval)
         raise _NotReady(service, "cancelled because another service failed", probe, last)
 
@@ -165,6 +167,49 @@ class _Watch:
         if state != seen:
             self.listener(service, "probing", state)
         return state
+
+
+class _Board:
+    """Every waited-on service's container, read for all of them at once and shared by their threads.
+
+    One `docker inspect` per poll for the whole stack, not one per service:
+    on a small machine the plugin's own polling competes with the services
+    it waits for. Statuses the caller already holds serve the first poll.
+    """
+
+    def __init__(
+        self,
+        compose: ComposeProject,
+        services: tuple[str, ...],
+        interval: float,
+        known: dict[str, ContainerStatus],
+    ) -> None:
+        self.compose, self.services, self.interval = compose, services, interval
+        self._statuses = known
+        self._read_at = time.monotonic() if known else -float("inf")
+        self._lock = threading.Lock()
+        self._followers: dict[str, LogFollower] = {}
+
+    def get(self, service: str) -> ContainerStatus | None:
+        with self._lock:  # one thread reads for all; the others take what it read
+            if time.monotonic() - self._read_at >= self.interval:
+                self._statuses = self.compose.statuses(self.services)
+                self._read_at = time.monotonic()
+            return self._statuses.get(service)
+
+    def log(self, container_id: str) -> str:
+        """A container's log so far, from one follower per container (log probes ask every poll)."""
+        with self._lock:
+            if container_id not in self._followers:
+                self._followers[container_id] = self.compose.follow_log(container_id)
+            follower = self._followers[container_id]
+        return follower.text()
+
+    def close(self) -> None:
+        with self._lock:
+            followers, self._followers = list(self._followers.values()), {}
+        for follower in followers:
+            follower.close()
 
 
 def _start_error(

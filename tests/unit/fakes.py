@@ -288,6 +288,10 @@ class FakeEngine:
             self._record("up_done")
             self.up_finished.set()
 
+    def statuses(self, services: Sequence[str]) -> dict[str, ContainerStatus]:
+        found = {service: self.status(service) for service in services}
+        return {service: status for service, status in found.items() if status is not None}
+
     def status(self, service: str) -> ContainerStatus | None:
         with self._lock:
             self.status_calls[service] += 1
@@ -344,6 +348,9 @@ class FakeEngine:
             return text
         return "".join(text.splitlines(keepends=True)[-tail:]) if tail else ""
 
+    def follow_log(self, container_id: str) -> FakeFollower:
+        return FakeFollower(lambda: self.container_log(container_id))
+
     def run_healthcheck(self, container_id: str) -> str | None:
         with self._lock:
             self.healthchecks_run.append(container_id)
@@ -375,6 +382,18 @@ class FakeEngine:
                 self.up_finished.wait(5)
         if self.down_error is not None:
             raise self.down_error
+
+
+class FakeFollower:
+    def __init__(self, read: Callable[[], str]) -> None:
+        self.read = read
+        self.closed = False
+
+    def text(self) -> str:
+        return self.read()
+
+    def close(self) -> None:
+        self.closed = True
 
 
 class FakeStream:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Sequence
 from typing import Any
@@ -14,6 +15,7 @@ from pytest_tel3sis_compose.engine import DockerEngine
 from pytest_tel3sis_compose.errors import EngineError
 
 _REAL_CLI = engine._cli
+_REAL_PROJECT = engine.WhalesProject  # safe here: the `docker` fixture fakes every command
 
 
 class FakeDocker:
@@ -187,3 +189,61 @@ def test_a_health_status_line_carries_the_status_as_detail() -> None:
 )
 def test_lines_that_are_no_compose_container_event_are_skipped(line: str) -> None:
     assert engine.parse_event(line) is None
+
+
+def _inspected(container_id: str, *, status: str, health: dict[str, Any] | None = None) -> dict[str, Any]:
+    state: dict[str, Any] = {"Status": status, "ExitCode": 0}
+    if health is not None:
+        state["Health"] = health
+    return {
+        "Id": container_id,
+        "State": state,
+        "Config": {"Labels": {"com.docker.compose.service": "web"}},
+        "NetworkSettings": {
+            "Ports": {
+                "3000/tcp": [{"HostIp": "127.0.0.1", "HostPort": "49153"}],
+                "53/udp": [{"HostIp": "127.0.0.1", "HostPort": "49154"}],
+                "9000/tcp": None,
+            }
+        },
+    }
+
+
+def test_statuses_reads_every_container_in_one_inspect(docker: FakeDocker) -> None:
+    docker.script("ps", stdout="aaa web\nbbb worker\n")
+    health = {
+        "Status": "unhealthy",
+        "Log": [{"Start": "2026-11-30T12:00:01.5Z", "ExitCode": 1, "Output": " refused \n"}],
+    }
+    docker.script(
+        "inspect",
+        stdout=json.dumps(
+            [_inspected("aaa", status="running"), _inspected("bbb", status="running", health=health)]
+        ),
+    )
+    project = _REAL_PROJECT(DockerEngine(), [], "demo")
+
+    statuses = project.statuses(["web", "worker"])
+
+    assert [command[1] for command in docker.commands].count("inspect") == 1
+    web, worker = statuses["web"], statuses["worker"]
+    assert (web.state, web.health, web.ports) == ("running", None, {3000: ("127.0.0.1", 49153)})
+    assert (worker.health, worker.health_output) == ("unhealthy", "refused")
+    assert worker.health_log == ("12:00:01 exit 1: refused",)
+
+
+def test_statuses_forgets_a_removed_container_and_looks_it_up_again(docker: FakeDocker) -> None:
+    docker.script("ps", stdout="aaa web\n")
+    docker.script("inspect", stdout="[]", code=1, stderr="Error: No such container: aaa")
+    project = _REAL_PROJECT(DockerEngine(), [], "demo")
+
+    assert project.statuses(["web"]) == {}
+    assert project.status("web") is None
+    assert [command[1] for command in docker.commands].count("ps") == 2
+
+
+def test_statuses_of_services_without_a_container_asks_nothing_more(docker: FakeDocker) -> None:
+    project = _REAL_PROJECT(DockerEngine(), [], "demo")
+
+    assert project.statuses(["web"]) == {}
+    assert [command[1] for command in docker.commands] == ["ps"]
