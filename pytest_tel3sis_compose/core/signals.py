@@ -25,7 +25,8 @@ def sigterm_raises_interrupt() -> Iterator[None]:
     if not _in_main_thread():
         yield
         return
-    if not _sigterm_users and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+    # Looked at on every entry: something may have reset it since an outer one.
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _interrupt)
     _sigterm_users.append(True)
     try:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from pytest_tel3sis_compose.core import signals
 from pytest_tel3sis_compose.core.settings import StackSettings
 from pytest_tel3sis_compose.core.sharing import start_or_attach
 from pytest_tel3sis_compose.core.stack import ComposeStack
@@ -19,8 +20,12 @@ from tests.unit.fakes import FakeEngine, compose, service
 
 
 @pytest.fixture
-def default_sigterm() -> Iterator[None]:
-    """SIGTERM as Python leaves it (a test run may have a handler of its own): restored after."""
+def default_sigterm(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """SIGTERM as Python leaves it, no stack holding it: restored after.
+
+    The run itself may hold it (a session stack of the suite is up meanwhile).
+    """
+    monkeypatch.setattr(signals, "_sigterm_users", [])
     previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
     yield
     signal.signal(signal.SIGTERM, previous)
@@ -98,4 +103,12 @@ def test_overlapping_scopes_share_one_sigterm_handler_until_the_last_ends(defaul
 
     assert installed is not signal.SIG_DFL
     assert still is installed  # the session's stack is still protected
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_a_handler_reset_meanwhile_is_installed_again_by_the_next_stack(default_sigterm: None) -> None:
+    with signals.sigterm_raises_interrupt():
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # say, a library under test resets it
+        with signals.sigterm_raises_interrupt():
+            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
