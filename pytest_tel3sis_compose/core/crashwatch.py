@@ -99,10 +99,10 @@ class CrashWatch:
         """Note the engine's health verdict of `services` now, in the background (events update it)."""
 
         def read() -> None:
-            for service in services:
-                status = self.compose.status(service)
-                with self._lock:
-                    if status is not None and status.health and service not in self.health:
+            statuses = self.compose.statuses(services)
+            with self._lock:
+                for service, status in statuses.items():
+                    if status.health and service not in self.health:
                         self.health[service] = status.health
 
         threading.Thread(target=read, name="health-verdict", daemon=True).start()

@@ -18,7 +18,8 @@ def diagnose(
     The one Compose's own error names (a port already taken, say) first;
     then one that exited; then one not healthy (yet); else the first.
     """
-    statuses = {name: compose.status(name) for name in probes}
+    found = compose.statuses(list(probes))
+    statuses = {name: found.get(name) for name in probes}
     named = [name for name in statuses if _named_in(reason, compose.name, name)]
     exited = [
         name

@@ -33,11 +33,10 @@ class KeptStack:
 def look_at_kept(compose: ComposeProject, config: Mapping[str, Any]) -> KeptStack:
     """The fingerprint, computed while the containers' statuses are read."""
     names = list(config.get("services") or {})
-    with ThreadPoolExecutor(len(names) + 1, thread_name_prefix="verdict") as pool:
-        statuses = pool.map(compose.status, names)
+    with ThreadPoolExecutor(1, thread_name_prefix="verdict") as pool:
+        found = pool.submit(compose.statuses, names)
         fingerprint = stack_fingerprint(config, compose.image_id)
-        found = {name: status for name, status in zip(names, statuses, strict=True) if status}
-    return KeptStack(fingerprint, found)
+        return KeptStack(fingerprint, found.result())
 
 
 def verdict(kept: KeptStack, probes: Mapping[str, Probe]) -> ReuseVerdict:

@@ -30,7 +30,8 @@ class StackView:
     def health(self) -> dict[str, str]:
         """The engine's own health verdict now, for each service with a native healthcheck."""
         checked = [name for name, spec in self.project.services.items() if spec.has_healthcheck]
-        statuses = {name: self.compose.status(name) for name in checked}
+        found = self.compose.statuses(checked)
+        statuses = {name: found.get(name) for name in checked}
         return {
             name: (status.health or "none") if status else "no container" for name, status in statuses.items()
         }
