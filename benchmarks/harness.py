@@ -39,6 +39,9 @@ _SCRUBBED_ENV = (
     "COMPOSE_FILE",
     "COMPOSE_PROFILES",
     "PYTHONPATH",
+    # Python's default is to cache compiled modules, as on a developer's machine or a CI runner;
+    # with this set, every Python scenario would compile pytest's and the plugin's sources anew.
+    "PYTHONDONTWRITEBYTECODE",
 )
 
 

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -60,6 +61,7 @@ class DockerEngine:
         self._host: str | None = None
         self._prefetched: dict[tuple[object, ...], Future[Mapping[str, Any]]] = {}
         self._lock = threading.Lock()
+        self._info_lock = threading.Lock()  # one asking at a time: a warm-up's answer serves the rest
 
     def check(self) -> None:
         """The engine and Compose v2 answer (what `info()` asked tells), or say how to fix it."""
@@ -96,15 +98,31 @@ class DockerEngine:
 
     def info(self) -> EngineInfo:
         """Asked of the CLI in parallel, once; an engine that does not answer is asked again later."""
-        if self._info is not None:
-            return self._info
-        with ThreadPoolExecutor(3) as pool:
-            version, details, compose = pool.map(_ask, _INFO_COMMANDS)
-        info = parse_info(version, details, compose)
-        if info.version and info.compose_version:
-            self._info = info
-            self._checked = True  # both answered: the stack's own check need not ask again
-        return info
+        with self._info_lock:
+            if self._info is not None:
+                return self._info
+            with ThreadPoolExecutor(3) as pool:
+                version, details, compose = pool.map(_ask, _INFO_COMMANDS)
+            info = parse_info(version, details, compose)
+            if info.version and info.compose_version:
+                self._info = info
+                self._checked = True  # both answered: the stack's own check need not ask again
+            return info
+
+    def _warm_up(self) -> None:
+        """Ask `info()` in the background now, so the stack's start finds it answered.
+
+        Its three CLI calls take a fifth of a second, mostly Compose's plugin
+        start-up; asked while pytest collects, they cost the stack nothing.
+        A remote engine is left alone: over ssh the question may prompt.
+        """
+        docker_host = os.environ.get("DOCKER_HOST")
+        try:
+            local = is_loopback(host_of(docker_host, where="DOCKER_HOST")) if docker_host else True
+        except ConfigError:
+            return  # said properly when the stack starts
+        if local and (docker_host or context_name() is None):
+            threading.Thread(target=self.info, name="engine-info", daemon=True).start()
 
     def host(self) -> str:
         """DOCKER_HOST's host, else the current docker context's; 127.0.0.1 for a local engine."""
@@ -158,7 +176,7 @@ class DockerEngine:
         return WhalesProject(self, files, name)
 
     def prefetch(self, files: Sequence[Path], name: str) -> None:
-        """Run `docker compose config` as its own process while pytest collects.
+        """Run `docker compose config` as its own process while pytest collects; ask `info()`.
 
         Nothing is imported meanwhile: an import in a thread only competes for
         this process's CPU, and a reused stack needs no python-on-whales at all.
@@ -169,6 +187,7 @@ class DockerEngine:
             key = _prefetch_key(files, name)
         except OSError:
             return  # a missing file: the stack will say so itself
+        self._warm_up()
         future: Future[Mapping[str, Any]] = Future()
         with self._lock:
             if key in self._prefetched:
@@ -481,13 +500,47 @@ class WhalesProject:
         return "" if done.returncode == 0 else (done.stderr.strip() or f"exit code {done.returncode}")
 
 
+class _Tethered(subprocess.Popen[str]):
+    """A command that never ends by itself (a stream), run so that it ends when this process does.
+
+    Killed outright (SIGKILL, the OOM killer), this process could not stop
+    it, and `docker events` would run on forever. So a shell holds it and
+    waits on a pipe only this process writes to: the kernel closes the pipe
+    when this process is gone, however it went, and the shell then stops
+    the command. Its own session, so a Ctrl-C to the terminal's process
+    group leaves it to teardown rather than cutting it off first.
+    """
+
+    _HOLD = '"$@" </dev/null & cat >/dev/null; kill $! 2>/dev/null; wait'
+
+    def __init__(self, command: list[str], stderr: int) -> None:
+        super().__init__(
+            ["sh", "-c", self._HOLD, "sh", *command],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            start_new_session=True,
+        )
+
+    def end(self) -> None:
+        """Stop the command: close our end of the pipe, as dying would."""
+        assert self.stdin is not None
+        with contextlib.suppress(OSError):
+            self.stdin.close()
+        try:
+            self.wait(5)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(OSError):
+                os.killpg(self.pid, signal.SIGKILL)  # the shell and the command: its own group
+            self.wait(5)
+
+
 class _EventStream:
     """`docker events` in a process of its own, each line parsed and handed on from a thread."""
 
     def __init__(self, command: list[str], on_event: Callable[[ContainerEvent], None]) -> None:
-        self._process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True
-        )
+        self._process = _Tethered(command, stderr=subprocess.DEVNULL)
         self._on_event = on_event
         self._closed = threading.Event()
         self._reader = threading.Thread(target=self._read, name="compose-events", daemon=True)
@@ -502,11 +555,7 @@ class _EventStream:
 
     def close(self) -> None:
         self._closed.set()
-        self._process.terminate()
-        try:
-            self._process.wait(5)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
+        self._process.end()
         self._reader.join(5)
 
 
@@ -514,33 +563,30 @@ class _LogFollower:
     """`docker logs --follow` of one container, both streams, gathered by a thread."""
 
     def __init__(self, container_id: str) -> None:
-        self._process = subprocess.Popen(
-            ["docker", "logs", "--follow", container_id],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
+        self._process = _Tethered(["docker", "logs", "--follow", container_id], stderr=subprocess.STDOUT)
         self._lines: list[str] = []
-        self._lock = threading.Lock()
+        self._size = 0
+        self._grown = threading.Condition()
         threading.Thread(target=self._read, name="compose-log", daemon=True).start()
 
     def _read(self) -> None:
         assert self._process.stdout is not None
         for line in self._process.stdout:
-            with self._lock:
+            with self._grown:
                 self._lines.append(line)
+                self._size += len(line)
+                self._grown.notify_all()
 
     def text(self) -> str:
-        with self._lock:
+        with self._grown:
             return "".join(self._lines)
 
+    def wait(self, size: int, timeout: float) -> None:
+        with self._grown:
+            self._grown.wait_for(lambda: self._size > size, timeout)
+
     def close(self) -> None:
-        self._process.terminate()
-        try:
-            self._process.wait(5)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
+        self._process.end()
 
 
 def parse_event(line: str) -> ContainerEvent | None:

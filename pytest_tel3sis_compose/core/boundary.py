@@ -89,6 +89,9 @@ class LogFollower(Protocol):
     def text(self) -> str:
         """Everything the container has written so far (both streams)."""
 
+    def wait(self, size: int, timeout: float) -> None:
+        """Return once the log holds more than `size` characters, or after `timeout` seconds."""
+
     def close(self) -> None: ...
 
 

@@ -149,7 +149,7 @@ class _Watch:
                         return time.monotonic()
             if time.monotonic() >= self.deadline:
                 raise _NotReady(service, "its probe did not pass before the timeout", probe, last)
-            self.stop.wait(self.poll_interval)
+            self.board.pause(status, self.poll_interval, self.stop)
         raise _NotReady(service, "cancelled because another service failed", probe, last)
 
     def _note_change(
@@ -189,6 +189,7 @@ class _Board:
         self._read_at = time.monotonic() if known else -float("inf")
         self._lock = threading.Lock()
         self._followers: dict[str, LogFollower] = {}
+        self._read_sizes: dict[str, int] = {}
 
     def get(self, service: str) -> ContainerStatus | None:
         with self._lock:  # one thread reads for all; the others take what it read
@@ -203,7 +204,25 @@ class _Board:
             if container_id not in self._followers:
                 self._followers[container_id] = self.compose.follow_log(container_id)
             follower = self._followers[container_id]
-        return follower.text()
+        text = follower.text()
+        self._read_sizes[container_id] = len(text)
+        return text
+
+    def pause(self, status: ContainerStatus | None, interval: float, stop: threading.Event) -> None:
+        """Wait `interval` before the next poll; a followed log that grows ends it early.
+
+        A log probe then sees its line when the container writes it, not up
+        to a poll later; a kept stack's history, streamed just after the first
+        look, is read at once. Never more than 50 searches a second, so a
+        chatty container does not have its whole log searched on every line.
+        """
+        follower = self._followers.get(status.container_id) if status else None
+        if follower is None or status is None:
+            stop.wait(interval)
+            return
+        began = time.monotonic()
+        follower.wait(self._read_sizes.get(status.container_id, 0), interval)
+        stop.wait(max(0.0, min(interval, 0.02) - (time.monotonic() - began)))
 
     def close(self) -> None:
         with self._lock:

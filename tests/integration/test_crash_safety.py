@@ -196,7 +196,8 @@ def test_killed_session_is_swept_by_the_next_and_live_session_survives(
 
 
 def _processes() -> str:
-    return subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True).stdout
+    # -ww: whole command lines (ps cuts them at 80 columns without a terminal).
+    return subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True, check=True).stdout
 
 
 # A service that ignores SIGTERM (sleep as PID 1, no init): a graceful stop waits it out.
@@ -222,3 +223,18 @@ def test_two_ctrl_c_to_the_whole_group_during_a_slow_teardown_leave_nothing(
 
     assert session.process.returncode == pytest.ExitCode.INTERRUPTED, output
     assert leftovers(session.project) == []
+
+
+def test_a_killed_session_leaves_no_docker_command_running(sessions: Callable[..., Session]) -> None:
+    # No healthcheck: no exec events, so nothing makes an orphaned `docker events` write and fail.
+    session = sessions(STUBBORN_STACK, WAITING_TEST).start()
+    wait_for(session.marker.exists, "the inner test to run", session)
+    assert session.project in _processes()  # the crash watch follows the stack's events
+
+    assert session.process is not None
+    session.process.kill()  # SIGKILL: nothing of the session can clean up
+    session.process.wait()
+
+    wait_for(
+        lambda: session.project not in _processes(), "the killed session's docker commands to end", timeout=15
+    )

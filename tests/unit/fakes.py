@@ -307,8 +307,9 @@ class FakeEngine:
         return running(service, "healthy" if healthy else None)
 
     def container_log(self, container_id: str) -> str:
-        """The log of the service whose container this is (the fakes' ids are `<service>-id`)."""
-        return next((text for service, text in self._logs.items() if container_id.startswith(service)), "")
+        """The log of the service whose container this is (the fakes' ids: `id-<service>`, `<service>-id`)."""
+        owners = (s for s in self._logs if container_id in (f"id-{s}", f"{s}-id"))
+        return next((self._logs[s] for s in owners), "")
 
     def execute(self, service: str, argv: Sequence[str]) -> CommandResult:
         with self._lock:
@@ -388,9 +389,16 @@ class FakeFollower:
     def __init__(self, read: Callable[[], str]) -> None:
         self.read = read
         self.closed = False
+        self.waits: list[tuple[int, float]] = []
 
     def text(self) -> str:
         return self.read()
+
+    def wait(self, size: int, timeout: float) -> None:
+        self.waits.append((size, timeout))
+        deadline = time.monotonic() + timeout
+        while len(self.read()) <= size and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def close(self) -> None:
         self.closed = True

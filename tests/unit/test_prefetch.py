@@ -43,7 +43,46 @@ def test_the_prefetched_config_is_taken_once_for_the_same_files_and_project(
     assert engine.take_prefetched([compose_file], "other") is None  # another project: not this one
     assert engine.take_prefetched([compose_file], "p") == {"name": "p", "services": {"web": {"image": "x"}}}
     assert engine.take_prefetched([compose_file], "p") is None  # taken
-    assert log.read_text() == f"compose --file={compose_file} --project-name=p config\n"
+    assert log.read_text().splitlines().count(f"compose --file={compose_file} --project-name=p config") == 1
+
+
+ANSWERS = """case "$1 $2" in
+  "version --format") echo '1.45|26.1.5|Engine;containerd;' ;;
+  "info --format") echo '["name=seccomp"]|systemd' ;;
+  "compose version") echo '2.40.3' ;;
+  *) printf 'name: p\\nservices: {}\\n' ;;
+esac"""
+
+
+def test_the_engine_is_asked_once_meanwhile_and_its_answer_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compose_file: Path
+) -> None:
+    log = fake_docker(tmp_path, monkeypatch, ANSWERS)
+    engine = DockerEngine()
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setattr("pytest_tel3sis_compose.engine.context_name", lambda: None)
+
+    engine.prefetch([compose_file], "p")
+    info = engine.info()  # waits for the warm-up's answer rather than asking again
+    engine.check()
+
+    assert (info.version, info.compose_version) == ("26.1.5", "2.40.3")
+    asked = log.read_text().splitlines()
+    assert sum(line.startswith("version ") for line in asked) == 1
+    assert asked.count("compose version --short") == 1
+
+
+def test_a_remote_engine_is_not_asked_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compose_file: Path
+) -> None:
+    log = fake_docker(tmp_path, monkeypatch, ANSWERS)
+    monkeypatch.setenv("DOCKER_HOST", "ssh://builder@10.1.2.3")
+    engine = DockerEngine()
+
+    engine.prefetch([compose_file], "p")
+    engine.take_prefetched([compose_file], "p")  # the config process has ended
+
+    assert not any(line.startswith(("version ", "info ")) for line in log.read_text().splitlines())
 
 
 def test_a_file_changed_since_is_not_served_stale(

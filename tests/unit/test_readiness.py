@@ -16,6 +16,7 @@ from pytest_tel3sis_compose.core.probes import (
     CommandProbe,
     CompletedProbe,
     HealthcheckProbe,
+    LogProbe,
     Probe,
     ProbeResult,
     ProbeTarget,
@@ -242,3 +243,35 @@ def test_probes_run_in_parallel() -> None:
     ready = _wait(engine, {"a": CommandProbe(["true"]), "b": CommandProbe(["true"])}, timeout=5)
 
     assert set(ready) == {"a", "b"}
+
+
+def test_a_log_line_ends_the_wait_between_polls() -> None:
+    """The follower wakes the log probe: with an hour between polls, the line still ends the wait."""
+    engine = FakeEngine(compose(worker=service()), logs={"worker": "starting\n"})
+
+    def announce() -> None:
+        time.sleep(0.2)  # after the first, failed, look
+        engine._logs["worker"] += "celery@abc ready.\n"
+
+    threading.Thread(target=announce, daemon=True).start()
+    started = time.monotonic()
+    done = threading.Event()
+    ready: dict[str, float] = {}
+
+    def run() -> None:
+        ready.update(
+            wait_until_ready(
+                engine,
+                {"worker": LogProbe(r"ready\.")},
+                started=started,
+                deadline=started + 7200,
+                address_for=lambda name, port: ("127.0.0.1", port),
+                poll_interval=3600,
+            )
+        )
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+
+    assert done.wait(30), "the log probe slept until its next poll"
+    assert set(ready) == {"worker"}
