@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -88,3 +89,34 @@ def test_reuse_recreates_a_stack_whose_container_was_stopped(
 
     assert outcome == "recreated: service 'cache' was not running"
     assert set(new_ids).isdisjoint(ids)
+
+
+def test_a_built_service_is_recreated_when_a_file_its_build_sends_changes(
+    pytester: pytest.Pytester, write_compose: Callable[[str], Path], kept: list[str]
+) -> None:
+    from python_on_whales import docker
+
+    tag = f"tel3sis-reuse-built:{secrets.token_hex(4)}"
+    write_compose(STACK.replace(f"image: {BASE_IMAGE}", f"build: app\n    image: {tag}"))
+    app = pytester.mkdir("app")
+    (app / "Dockerfile").write_text(f"FROM {BASE_IMAGE}\nCOPY . /app\n")
+    (app / ".dockerignore").write_text("*.log\n")
+    (app / "settings.txt").write_text("one\n")
+    (app / "debug.log").write_text("old\n")
+    pytester.makepyfile(RECORDING_TEST)
+    try:
+        name, first, ids = run(pytester)
+        kept.append(name)
+        assert first == "created"
+
+        (app / "debug.log").write_text("new\n")  # the build does not send it
+        assert run(pytester)[1:] == ("reused", ids)
+
+        (app / "settings.txt").write_text("two\n")
+        _, third, new_ids = run(pytester)
+        assert third == "recreated: the compose configuration, an image or a build context changed"
+        assert set(new_ids).isdisjoint(ids)
+    finally:  # the built image goes too, once the containers using it are gone
+        for name in kept:
+            remove_project(name)
+        docker.image.remove(tag, force=True)
