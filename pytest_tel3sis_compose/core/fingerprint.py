@@ -66,12 +66,16 @@ class DockerIgnore:
 
     def __init__(self, patterns: list[str]) -> None:
         self.rules: list[tuple[bool, re.Pattern[str], str]] = []
-        for raw in patterns:
+        for number, raw in enumerate(patterns):
+            if number == 0:
+                raw = raw.removeprefix("\ufeff")  # a byte order mark is no part of the rule
+            if raw.startswith("#"):  # a comment only from the first column: " #x" is a rule
+                continue
             line = raw.strip()
-            if not line or line.startswith("#"):
+            if not line:
                 continue
             negated = line.startswith("!")
-            pattern = os.path.normpath(line.lstrip("!").strip()).lstrip("/")
+            pattern = os.path.normpath(line[1:].strip() if negated else line).lstrip("/")
             self.rules.append((negated, re.compile(_translate(pattern)), pattern))
 
     @classmethod

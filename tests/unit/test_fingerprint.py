@@ -70,6 +70,19 @@ def test_comments_and_blank_lines_are_ignored() -> None:
     assert ignore.excluded("secret.key") is True
 
 
+def test_a_comment_starts_in_the_first_column_as_builds_read_it() -> None:
+    ignore = DockerIgnore([" #notes.txt", "# secret.key"])
+
+    assert ignore.excluded("#notes.txt") is True  # an indented `#` line is a rule
+    assert ignore.excluded("secret.key") is False
+
+
+def test_a_byte_order_mark_is_no_part_of_the_first_rule(tmp_path: Path) -> None:
+    (tmp_path / ".dockerignore").write_text("\ufeffsecret.key\n")
+
+    assert DockerIgnore.read(tmp_path).excluded("secret.key") is True
+
+
 def test_no_rules_exclude_nothing() -> None:
     ignore = DockerIgnore([])
 
