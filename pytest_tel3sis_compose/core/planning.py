@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pytest_tel3sis_compose.core.model import ProjectSpec, ServiceSpec
 from pytest_tel3sis_compose.core.probes import (
     AllOf,
+    CeleryPingProbe,
     CompletedProbe,
     HealthcheckProbe,
     OwnHealthcheckProbe,
@@ -30,7 +31,8 @@ def plan_probes(
     Order: `declared` (pytest configuration or conftest.py), then the service's
     `x-tel3sis-probe` field, then, for a one-shot service others wait on with
     `service_completed_successfully`, its exit code 0; then its native
-    healthcheck; then its published ports must answer; else its container must run.
+    healthcheck (a Celery worker's `celery inspect ping` run by the plugin once the worker
+    says it is ready); then its published ports must answer; else its container must run.
     With `require_healthy`, a service with a native healthcheck must also be
     healthy by the engine's own verdict, whatever else its probe checks.
     Where the engine cannot run healthchecks quickly while services start
@@ -72,6 +74,8 @@ def _default_probe(spec: ServiceSpec, engine_checks_quickly: bool) -> Probe:
     if spec.completed_dependency:
         return CompletedProbe()
     if spec.has_healthcheck:
+        if CeleryPingProbe.recognises(spec.healthcheck_test):
+            return CeleryPingProbe(spec.healthcheck_test)
         return HealthcheckProbe() if engine_checks_quickly else OwnHealthcheckProbe(spec.healthcheck_test)
     if spec.published_ports:
         return PortProbe(spec.published_ports, image_healthcheck=True)

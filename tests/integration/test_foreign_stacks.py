@@ -106,6 +106,37 @@ def test_two_concurrent_sessions_of_the_tutorial_stack_both_pass_on_loopback(
     assert [built_images(project) for project in projects] == [[], []]
 
 
+# The healthcheck Celery projects usually give a worker; this one also logs to a file.
+CELERY_PING = """
+services:
+  worker:
+    healthcheck:
+      test: ["CMD-SHELL", "celery --app=worker.celery inspect ping -d celery@$$HOSTNAME -t 2"]
+      interval: 5s
+      timeout: 10s
+      retries: 5
+"""
+
+
+def test_a_worker_logging_to_a_file_is_pinged_with_its_own_healthcheck(
+    tmp_path: Path, projects: list[str]
+) -> None:
+    folder = tmp_path / "tutorial"
+    shutil.copytree(STACKS / "tutorial", folder)
+    (folder / "docker-compose.health.yml").write_text(CELERY_PING)
+    compose_files = ("--compose-file", "docker-compose.yml", "--compose-file", "docker-compose.health.yml")
+
+    process = session(folder, projects[0], *compose_files, "-v")
+    output = process.communicate(timeout=600)[0]
+
+    assert process.returncode == 0, output
+    assert "4 passed" in output, output
+    # Its `ready.` line is in the file, not the container's log: the plugin pinged it anyway.
+    assert re.search(r"worker +waiting on its healthcheck's celery ping", output), output
+    assert re.search(r"worker +ready in \d+\.\d s", output), output
+    assert leftovers(projects[0]) == []
+
+
 @pytest.mark.parametrize(
     ("compose_file", "service", "code", "line"),
     [
