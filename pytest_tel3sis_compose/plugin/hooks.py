@@ -75,16 +75,31 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    state = state_of(session.config)
-    # Only where a quick loop was asked for: for a session that never starts the
-    # stack, the speculative work would cost a fifth of a second of CPU.
-    if not state.options.compose_reuse:
-        return
+    # Where a quick loop was asked for, while pytest collects: a reused stack
+    # needs little else, so this is most of what is left to wait for.
+    if state_of(session.config).options.compose_reuse:
+        _prefetch(session.config)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # Otherwise once a selected test is known to need the stack: `docker compose
+    # config` then runs while the engine is asked for the report header.
+    if uses_a_stack(session.items):
+        _prefetch(session.config)
+
+
+def _prefetch(config: pytest.Config) -> None:
+    """Begin, in the background, what starting the default stack will ask Docker first."""
     # The controller of an xdist run starts no stack itself; its workers prefetch for themselves.
-    if not hasattr(session.config, "workerinput") and session.config.getoption("numprocesses", None):
+    if not hasattr(config, "workerinput") and config.getoption("numprocesses", None):
         return
-    files = state.options.compose_files
-    state.engine.prefetch(files, state.options.compose_project_name or reuse_project_name(files))
+    state = state_of(config)
+    files, options = state.options.compose_files, state.options
+    reused = options.compose_reuse
+    state.engine.prefetch(
+        files, options.compose_project_name or (reuse_project_name(files) if reused else state.project_name)
+    )
 
 
 def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> list[str] | None:

@@ -455,6 +455,32 @@ def test_compose_stack_starts_once_and_goes_down_once_after_the_session(
     assert engine.lifecycle() == ["check", "config", "build", "up", "down"]
 
 
+def test_the_stack_is_prefetched_once_collection_shows_a_test_needs_it(
+    inner: pytest.Pytester, fake_stack: Callable[[FakeEngine], None]
+) -> None:
+    engine = FakeEngine(compose(web=service(ports=[3000])))
+    fake_stack(engine)
+    inner.makepyfile(test_stack=STACK_TESTS)
+
+    run_stack(inner, "test_stack.py").assert_outcomes(passed=2)
+
+    names = engine.names()
+    assert names.count("prefetch") == 1
+    assert names.index("prefetch") < names.index("up")
+
+
+def test_a_session_without_stack_tests_prefetches_nothing(
+    inner: pytest.Pytester, fake_stack: Callable[[FakeEngine], None]
+) -> None:
+    engine = FakeEngine(compose(web=service(ports=[3000])))
+    fake_stack(engine)
+    inner.makepyfile(test_plain="def test_plain():\n    assert 1 + 1 == 2\n")
+
+    run_stack(inner, "test_plain.py").assert_outcomes(passed=1)
+
+    assert "prefetch" not in engine.names()
+
+
 def test_compose_stack_goes_down_after_a_failing_test(
     inner: pytest.Pytester, fake_stack: Callable[[FakeEngine], None]
 ) -> None:
