@@ -353,7 +353,9 @@ class CeleryPingProbe(OwnHealthcheckProbe):
     was ready, and on a loaded machine starved its start. So the plugin runs
     the same test itself, as soon as the worker logs `celery@<host> ready.`;
     a worker that logs elsewhere (to a file, or above INFO) is pinged every
-    `fallback` seconds instead. Ready still means the service's own check passed.
+    `fallback` seconds instead. Ready still means the service's own check passed:
+    Docker's `healthy` counts too, as the same test passed there (on a reused
+    stack that spares a ping and its interpreter start).
     """
 
     READY = re.compile(r"celery@\S+ ready\.")
@@ -375,6 +377,9 @@ class CeleryPingProbe(OwnHealthcheckProbe):
         return "its healthcheck's celery ping, run by the plugin once the worker is ready"
 
     def check(self, target: ProbeTarget) -> ProbeResult:
+        status = target.status
+        if status.health == "healthy":
+            return ProbeResult(True, f"healthy by the engine's own run of it: {status.health_output}")
         announced = self.READY.search(target.container_log())
         if self._last_run is None:
             self._last_run = time.monotonic()  # the fallback's clock starts at the first look

@@ -67,6 +67,28 @@ def test_a_worker_logging_elsewhere_is_pinged_at_the_fallback_pace() -> None:
     assert "No nodes replied" in results[-1].output
 
 
+def test_the_engines_healthy_verdict_spares_the_ping() -> None:
+    probe = CeleryPingProbe(PING, fallback=0)
+    target = FakeTarget(running("worker", health="healthy", health_output="-> celery@4f2a9c: OK"), log=READY)
+
+    result = probe.check(target)
+
+    assert result.ok
+    assert "celery@4f2a9c: OK" in result.output
+    assert target.executed == [], "pinged a worker the engine has just found healthy with the same test"
+
+
+@pytest.mark.parametrize("health", ["starting", "unhealthy"])
+def test_any_other_verdict_leaves_the_ping_to_decide(health: str) -> None:
+    probe = CeleryPingProbe(PING, fallback=0)
+    target = FakeTarget(running("worker", health=health), log=READY, result=CommandResult(1, "no reply"))
+
+    result = probe.check(target)
+
+    assert not result.ok
+    assert len(target.executed) == 1
+
+
 CONFIG = compose(
     redis=service(healthcheck={"test": ["CMD", "redis-cli", "ping"]}),
     worker=service(healthcheck={"test": PING, "interval": "2s"}, depends_on={"redis": "service_healthy"}),
@@ -74,7 +96,8 @@ CONFIG = compose(
 
 
 def test_the_engine_is_not_asked_to_ping_back_to_back(make_settings: Callable[..., StackSettings]) -> None:
-    engine = FakeEngine(CONFIG, logs={"worker": READY})
+    starting = running("worker", health="starting")
+    engine = FakeEngine(CONFIG, statuses={"worker": [starting]}, logs={"worker": READY})
     with ComposeStack(make_settings(), engine) as stack:
         override = engine.added_files[0].read_text()
         probe = stack.probes["worker"]
