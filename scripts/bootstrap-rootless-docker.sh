@@ -114,6 +114,15 @@ engine_pid() {
   echo "$pid"
 }
 
+# Whether the process we started is alive, whatever it runs yet: it is setsid,
+# then setpriv, env and the contrib script before it execs RootlessKit, and on
+# a busy machine the engine may be asked before that.
+started_alive() {
+  local pid
+  pid=$(cat "$PIDFILE" 2>/dev/null) && [ -n "$pid" ] && [ -d "/proc/$pid" ] || return 1
+  [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" != Z ]
+}
+
 stop_engine() {
   local pid
   if pid=$(engine_pid); then
@@ -184,7 +193,7 @@ ensure_engine() {
   fi
   for _ in $(seq 1 100); do
     if answers; then log "engine answers at unix://$SOCKET"; return; fi
-    if ! engine_pid >/dev/null; then
+    if ! started_alive; then
       log "the engine exited; last lines of $LOG:"
       tail -n 15 "$LOG" >&2
       exit 1
