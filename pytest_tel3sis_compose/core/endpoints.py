@@ -89,12 +89,13 @@ class Endpoints:
             'for example "127.0.0.1::3000"'
         )
 
-    def address(self, service: str, port: int) -> tuple[str, int]:
+    def address(self, service: str, port: int, status: ContainerStatus | None = None) -> tuple[str, int]:
+        """`status`, when the caller has just read it (a probe has), spares a Compose process."""
         key = (service, port)
         if key not in self._resolved and self.project.service(service).host_network:
             self._resolved[key] = (self.docker_host, port)  # the engine host's own port
         if key not in self._resolved:
-            status = self.known(service)
+            status = status or self.known(service)
             published = status.ports.get(port) if status else None
             if published is None:
                 published = self.compose.port(service, port)

@@ -15,6 +15,9 @@ from pytest_tel3sis_compose.core.listener import StackListener, ignore
 from pytest_tel3sis_compose.core.probes import Probe, ProbeResult
 from pytest_tel3sis_compose.errors import StackStartError
 
+AddressFor = Callable[[str, int, ContainerStatus | None], tuple[str, int]]
+"""(service, container port, its status just read) -> where the port is reached."""
+
 
 @dataclass
 class _Target:
@@ -23,11 +26,11 @@ class _Target:
     compose: ComposeProject
     service: str
     status: ContainerStatus
-    address_for: Callable[[str, int], tuple[str, int]]
+    address_for: AddressFor
     logs: Callable[[str], str]
 
     def address(self, port: int) -> tuple[str, int]:
-        return self.address_for(self.service, port)
+        return self.address_for(self.service, port, self.status)
 
     def base_url(self, port: int) -> str:
         return url_of(*self.address(port))
@@ -51,7 +54,7 @@ def wait_until_ready(
     *,
     started: float,
     deadline: float,
-    address_for: Callable[[str, int], tuple[str, int]],
+    address_for: AddressFor,
     poll_interval: float = 0.1,
     log_lines: int = 50,
     listener: StackListener = ignore,
@@ -105,7 +108,7 @@ class _Watch:
     compose: ComposeProject
     started: float
     deadline: float
-    address_for: Callable[[str, int], tuple[str, int]]
+    address_for: AddressFor
     poll_interval: float
     listener: StackListener
     board: _Board

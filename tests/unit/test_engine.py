@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_tel3sis_compose import engine
+from pytest_tel3sis_compose.core.boundary import CommandResult
+from pytest_tel3sis_compose.core.diagnosis import compose_reason
 from pytest_tel3sis_compose.core.ownership import LABEL_KEEP, LABEL_OWNER, PROJECT_LABEL
 from pytest_tel3sis_compose.engine import DockerEngine
 from pytest_tel3sis_compose.errors import EngineError
@@ -247,3 +250,41 @@ def test_statuses_of_services_without_a_container_asks_nothing_more(docker: Fake
 
     assert project.statuses(["web"]) == {}
     assert [command[1] for command in docker.commands] == ["ps"]
+
+
+def test_up_runs_compose_itself_and_a_failure_carries_composes_reason(docker: FakeDocker) -> None:
+    progress = " Container demo-web-1  Creating\n"
+    docker.script("compose", code=1, stderr=progress + "Error: port is already allocated\n")
+    project = _REAL_PROJECT(DockerEngine(), [Path("a.yml")], "demo")
+
+    with pytest.raises(subprocess.CalledProcessError) as raised:
+        project.up(["web"])
+
+    compose = ["docker", "compose", "--file=a.yml", "--project-name=demo"]
+    assert docker.commands == [[*compose, "up", "--detach", "--remove-orphans", "web"]]
+    assert compose_reason(raised.value) == "Error: port is already allocated"
+    assert project._docker is None, "python-on-whales was asked to run it"
+
+
+def test_execute_runs_in_the_container_a_status_read_found(docker: FakeDocker) -> None:
+    docker.script("ps", stdout="aaa worker\n")
+    docker.script("inspect", stdout=json.dumps([_inspected("aaa", status="running")]))
+    docker.script("exec", stdout=" -> celery@aaa: OK\n")
+    project = _REAL_PROJECT(DockerEngine(), [Path("a.yml")], "demo")
+    project.statuses(["worker"])
+
+    result = project.execute("worker", ["celery", "inspect", "ping"])
+
+    assert docker.commands[-1] == ["docker", "exec", "aaa", "celery", "inspect", "ping"]
+    assert result == CommandResult(0, "-> celery@aaa: OK")
+
+
+def test_execute_without_a_known_container_asks_compose_and_reports_a_failure(docker: FakeDocker) -> None:
+    docker.script("compose", code=1, stdout="Error: No nodes replied within time constraint.\n")
+    project = _REAL_PROJECT(DockerEngine(), [Path("a.yml")], "demo")
+
+    result = project.execute("worker", ["celery", "inspect", "ping"])
+
+    compose = ["docker", "compose", "--file=a.yml", "--project-name=demo"]
+    assert docker.commands == [[*compose, "exec", "--no-TTY", "worker", "celery", "inspect", "ping"]]
+    assert result == CommandResult(1, "Error: No nodes replied within time constraint.")

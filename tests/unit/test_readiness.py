@@ -38,7 +38,7 @@ def _wait(
         probes,
         started=started,
         deadline=started + timeout,
-        address_for=lambda name, port: ("127.0.0.1", port),
+        address_for=lambda name, port, status: ("127.0.0.1", port),
         poll_interval=0.01,
         log_lines=log_lines,
     )
@@ -265,7 +265,7 @@ def test_a_log_line_ends_the_wait_between_polls() -> None:
                 {"worker": LogProbe(r"ready\.")},
                 started=started,
                 deadline=started + 7200,
-                address_for=lambda name, port: ("127.0.0.1", port),
+                address_for=lambda name, port, status: ("127.0.0.1", port),
                 poll_interval=3600,
             )
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -702,6 +703,19 @@ def test_url_is_looked_up_once_per_port(make_settings: MakeSettings) -> None:
 
     assert stack.url("web") == stack.url("web", 3000)
     assert engine.port_calls == [("web", 3000)]
+
+
+def test_the_port_a_probe_finds_in_its_status_asks_compose_nothing(make_settings: MakeSettings) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:  # what the default port probe reaches
+        public = server.getsockname()[1]
+        published = ContainerStatus("web", "id-web", "running", ports={3000: ("127.0.0.1", public)})
+        web = {"image": "x", "ports": [port_entry(3000)]}  # no probe declared: the port probe
+        engine = FakeEngine(compose(web=web), statuses={"web": [published]})
+
+        stack = started(make_settings(), engine)
+
+    assert stack.url("web") == f"http://127.0.0.1:{public}"
+    assert engine.port_calls == []
 
 
 def test_url_when_compose_reports_no_port(make_settings: MakeSettings) -> None:
