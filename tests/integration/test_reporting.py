@@ -18,11 +18,16 @@ services:
     x-tel3sis-probe: {http: {port: 8000, path: "/?from=probe"}}
 """
 
+# The engine stamps a log line when it reads it, a few ms after the container wrote it: test_one
+# lets that pass, so its line belongs to its own window and the check below is about the plugin.
 TESTS = """
+import time
+
 import httpx
 
 def test_one(compose_stack):
     assert httpx.get(compose_stack.url("web") + "/?from=test-one").status_code == 200
+    time.sleep(0.3)
 
 def test_two(compose_stack):
     httpx.get(compose_stack.url("web") + "/?from=test-two")
