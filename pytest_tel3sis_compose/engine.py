@@ -187,12 +187,12 @@ class DockerEngine:
             key = _prefetch_key(files, name)
         except OSError:
             return  # a missing file: the stack will say so itself
-        self._warm_up()
         future: Future[Mapping[str, Any]] = Future()
         with self._lock:
             if key in self._prefetched:
                 return
             self._prefetched[key] = future
+        self._warm_up()
         try:
             compose: subprocess.Popen[str] | None = subprocess.Popen(
                 [*_compose_command(files, name), "config"],

@@ -25,7 +25,7 @@ from pytest_tel3sis_compose.plugin.reporting import (
     reuse_line,
     summary_lines,
 )
-from pytest_tel3sis_compose.plugin.stack_settings import reuse_project_name, slug
+from pytest_tel3sis_compose.plugin.stack_settings import default_project_name, reuse_project_name, slug
 from pytest_tel3sis_compose.plugin.state import STATE, SessionState, state_of
 from pytest_tel3sis_compose.plugin.xdist import XdistController, worker_input
 
@@ -95,11 +95,7 @@ def _prefetch(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput") and config.getoption("numprocesses", None):
         return
     state = state_of(config)
-    files, options = state.options.compose_files, state.options
-    reused = options.compose_reuse
-    state.engine.prefetch(
-        files, options.compose_project_name or (reuse_project_name(files) if reused else state.project_name)
-    )
+    state.engine.prefetch(state.options.compose_files, default_project_name(config))
 
 
 def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> list[str] | None:

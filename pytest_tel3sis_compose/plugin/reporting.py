@@ -9,7 +9,7 @@ import pytest
 
 from pytest_tel3sis_compose.core.stack import ComposeStack, Phase
 from pytest_tel3sis_compose.plugin.factory import declared_stacks
-from pytest_tel3sis_compose.plugin.stack_settings import reuse_project_name
+from pytest_tel3sis_compose.plugin.stack_settings import default_project_name
 from pytest_tel3sis_compose.plugin.state import StackInUse, state_of
 
 #: When the test's window opened: the start of its setup.
@@ -22,11 +22,7 @@ def header_lines(config: pytest.Config) -> list[str]:
     lines = []
     if any(path.is_file() for path in options.compose_files):
         files = ", ".join(_relative(path, config.rootpath) for path in options.compose_files)
-        project = options.compose_project_name or (
-            reuse_project_name(options.compose_files)
-            if options.compose_reuse
-            else state_of(config).project_name
-        )
+        project = default_project_name(config)
         if not options.compose_project_name and _conftest_names_project(config):
             project = "set by the docker_compose_project_name fixture"
         lines.append(f"compose files: {files}; project: {project}")

@@ -107,10 +107,25 @@ def _project_name(
         return reuse_project_name(declaration.files or state_of(request.config).options.compose_files, suffix)
     if declaration.scope != "session":
         return unique_project_name() + suffix
-    worker = worker_input(request.config)
-    if worker is not None:  # every worker must name the one stack of the run alike
+    return session_project_name(request.config, suffix)
+
+
+def session_project_name(config: pytest.Config, suffix: str = "") -> str:
+    """A session-scoped stack's project name, alike in every xdist worker of the run."""
+    worker = worker_input(config)
+    if worker is not None:
         return f"pytest-{worker[OWNER_PID]}-{worker['testrunuid'][:6]}{suffix}"
-    return state_of(request.config).project_name + suffix
+    return state_of(config).project_name + suffix
+
+
+def default_project_name(config: pytest.Config) -> str:
+    """The configured stack's project name, as the options give it (a conftest fixture may still name it)."""
+    options = state_of(config).options
+    if options.compose_project_name:
+        return options.compose_project_name
+    if options.compose_reuse:
+        return reuse_project_name(options.compose_files)
+    return session_project_name(config)
 
 
 def reuse_project_name(files: tuple[Path, ...], suffix: str = "") -> str:

@@ -234,7 +234,7 @@ class FakeEngine:
         return self
 
     def prefetch(self, files: Sequence[Path], name: str) -> None:
-        self._record("prefetch")
+        self._record("prefetch", name)
 
     def labelled(self, label: str) -> list[tuple[str, str]]:
         self._record("labelled", label)

@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 
 from pytest_tel3sis_compose.plugin import state
+from pytest_tel3sis_compose.plugin.stack_settings import default_project_name, session_project_name
+from pytest_tel3sis_compose.plugin.xdist import OWNER_PID, SHARED_FOLDER
 from tests.unit.fakes import FakeEngine, compose, exited, service
 
 DUMP_SETTINGS = """
@@ -467,6 +469,7 @@ def test_the_stack_is_prefetched_once_collection_shows_a_test_needs_it(
     names = engine.names()
     assert names.count("prefetch") == 1
     assert names.index("prefetch") < names.index("up")
+    assert ("prefetch", engine.name) in engine.calls, "prefetched for another project than the one started"
 
 
 def test_a_session_without_stack_tests_prefetches_nothing(
@@ -563,3 +566,11 @@ def test_docker_host_forms_give_valid_urls(
     result = run_url_session(inner, fake_stack, monkeypatch, docker_host, expected)
 
     result.assert_outcomes(passed=1)
+
+
+def test_in_an_xdist_worker_the_prefetch_names_the_runs_one_stack(inner: pytest.Pytester) -> None:
+    config = inner.parseconfigure()
+    worker = {OWNER_PID: 4242, "testrunuid": "abcdef123456", SHARED_FOLDER: "/nonexistent"}
+    config.workerinput = worker  # type: ignore[attr-defined]
+
+    assert default_project_name(config) == session_project_name(config) == "pytest-4242-abcdef"
