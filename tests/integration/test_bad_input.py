@@ -147,15 +147,23 @@ def test_compose_v2_missing_says_how_to_install_it(
 ) -> None:
     write_compose(STACK)
     pytester.makepyfile(USES_STACK)
-    # A `docker` that is the real one in every way but knows no `compose`.
+    # The real `docker`, run where its CLI plugin folder is empty (a mount namespace of its
+    # own): it neither lists nor runs Compose, as on a machine without the plugin.
     real = shutil.which("docker")
     assert real, "docker is not on PATH"
+    listed = '{{range .ClientInfo.Plugins}}{{if eq .Name "compose"}}{{.Path}}{{end}}{{end}}'
+    plugin = subprocess.run(
+        [real, "info", "--format", listed],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    assert plugin, "this machine's docker lists no Compose plugin to hide"
     shim = pytester.mkdir("bin") / "docker"
     shim.write_text(
         "#!/bin/sh\n"
-        'for arg in "$@"; do [ "$arg" = compose ] && '
-        "{ echo \"docker: 'compose' is not a docker command.\" >&2; exit 1; }; done\n"
-        f'exec {real} "$@"\n'
+        f'exec unshare --mount sh -c \'mount -t tmpfs none "$0" && exec "$@"\' '
+        f'{Path(plugin).parent} {real} "$@"\n'
     )
     shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
 
