@@ -38,8 +38,7 @@ CONFIG = compose(
 def test_docker_26_rootful() -> None:
     info = parse_info(
         "1.45|26.1.5+dfsg1|Engine;containerd;runc;docker-init;",
-        '["name=seccomp,profile=builtin"]|cgroupfs',
-        "2.40.3",
+        '["name=seccomp,profile=builtin"]|cgroupfs|v2.40.3',
     )
 
     assert info == DOCKER
@@ -49,7 +48,7 @@ def test_docker_26_rootful() -> None:
 
 def test_rootless_docker_and_an_older_api_the_client_speaks() -> None:
     info = parse_info(
-        "1.43|26.1.5+dfsg1|Engine;", '["name=seccomp,profile=builtin","name=rootless"]|cgroupfs', "2.40.3"
+        "1.43|26.1.5+dfsg1|Engine;", '["name=seccomp,profile=builtin","name=rootless"]|cgroupfs|v2.40.3'
     )
 
     assert info.rootless
@@ -61,7 +60,7 @@ def test_rootless_docker_and_an_older_api_the_client_speaks() -> None:
 @pytest.mark.parametrize(("driver", "runs"), [("cgroupfs", False), ("systemd", True)])
 def test_podman_runs_healthchecks_only_with_systemd(driver: str, runs: bool) -> None:
     components = "Podman Engine;Conmon;OCI Runtime (runc);Engine;"
-    info = parse_info(f"1.41|4.3.1|{components}", f'["name=seccomp,profile=default"]|{driver}', "2.40.3")
+    info = parse_info(f"1.41|4.3.1|{components}", f'["name=seccomp,profile=default"]|{driver}|v2.40.3')
 
     assert (info.kind, info.version, info.api_version) == ("podman", "4.3.1", (1, 41))
     assert info.runs_healthchecks is runs
@@ -69,7 +68,7 @@ def test_podman_runs_healthchecks_only_with_systemd(driver: str, runs: bool) -> 
 
 
 def test_an_engine_that_does_not_answer_is_unknown_not_a_crash() -> None:
-    info = parse_info("", "", "")
+    info = parse_info("", "")
 
     assert info.version == ""
     assert info.api_version == (1, 45)

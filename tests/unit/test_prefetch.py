@@ -59,8 +59,7 @@ def test_the_prefetched_config_is_taken_once_for_the_same_files_and_project(
 
 ANSWERS = """case "$1 $2" in
   "version --format") echo '1.45|26.1.5|Engine;containerd;' ;;
-  "info --format") echo '["name=seccomp"]|systemd' ;;
-  "compose version") echo '2.40.3' ;;
+  "info --format") echo '["name=seccomp"]|systemd|v2.40.3' ;;
   *) printf 'name: p\\nservices: {}\\n' ;;
 esac"""
 
@@ -80,7 +79,8 @@ def test_the_engine_is_asked_once_meanwhile_and_its_answer_kept(
     assert (info.version, info.compose_version) == ("26.1.5", "2.40.3")
     asked = log.read_text().splitlines()
     assert sum(line.startswith("version ") for line in asked) == 1
-    assert asked.count("compose version --short") == 1
+    assert sum(line.startswith("info ") for line in asked) == 1
+    assert "compose version --short" not in asked, "Compose was started where `docker info` named it"
 
 
 def test_a_remote_engine_is_not_asked_meanwhile(
@@ -130,3 +130,17 @@ def test_a_missing_file_is_left_for_the_stack_to_report(
 
     assert engine.take_prefetched([missing], "p") is None
     assert not log.exists()  # docker was never run
+
+
+def test_compose_not_among_the_listed_plugins_is_asked_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = ANSWERS.replace("systemd|v2.40.3", "systemd|").replace(
+        "*)", "\"compose version\") echo '2.39.1' ;;\n  *)"
+    )
+    log = fake_docker(tmp_path, monkeypatch, answers)
+
+    info = DockerEngine().info()
+
+    assert info.compose_version == "2.39.1"
+    assert log.read_text().splitlines().count("compose version --short") == 1
