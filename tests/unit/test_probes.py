@@ -346,6 +346,18 @@ def test_http_probe_passes_on_status_and_json(http_server: str) -> None:
     assert target.base_url_calls == [3000]
 
 
+def test_http_probe_goes_straight_to_loopback_past_a_proxy_in_the_environment(
+    http_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A proxy (here one that answers nothing) cannot reach this host's loopback.
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    assert HttpProbe(3000, "/health", json={"*": "ok"}).check(FakeTarget(base_url=http_server)).ok is True
+
+
 def test_http_probe_fails_on_status_mismatch(http_server: str) -> None:
     result = HttpProbe(3000, "/broken").check(FakeTarget(base_url=http_server))
 
