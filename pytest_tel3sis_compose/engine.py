@@ -27,7 +27,7 @@ import yaml
 
 from pytest_tel3sis_compose.core.boundary import CommandResult, ContainerEvent, ContainerStatus, EngineInfo
 from pytest_tel3sis_compose.core.docker_host import LOCAL, context_name, host_of, is_loopback
-from pytest_tel3sis_compose.core.ownership import PROJECT_LABEL
+from pytest_tel3sis_compose.core.ownership import PROJECT_LABEL, SERVICE_LABEL
 from pytest_tel3sis_compose.errors import ConfigError, EngineError
 
 _START_ENGINE = (
@@ -365,35 +365,42 @@ class WhalesProject:
         return self.statuses([service]).get(service)
 
     def statuses(self, services: Sequence[str]) -> dict[str, ContainerStatus]:
-        """The services' containers now (those that have one), in one `docker inspect`.
+        """The services' containers now (those that have one), mostly in one `docker inspect`.
 
         The CLI's JSON, read here, rather than python-on-whales' typed
         objects: readiness asks many times a second, and a session that
         reuses a kept stack would otherwise import python-on-whales (and
-        pydantic) for this alone, a quarter of a second of CPU.
+        pydantic) for this alone, a quarter of a second of CPU. A container
+        not yet known is asked for by the name Compose gives it, checked by
+        its labels; only one found neither way is looked for with `docker ps`.
         """
-        if any(service not in self._container_ids for service in services):
-            self._container_ids.update(self._project_containers())
-        ids = {
-            service: self._container_ids[service] for service in services if service in self._container_ids
-        }
-        if not ids:
+        found = self._inspect({s: self._container_ids.get(s) or f"{self.name}-{s}-1" for s in services})
+        missing = [service for service in services if service not in found]
+        if missing:
+            listed = self._project_containers()
+            found.update(self._inspect({s: listed[s] for s in missing if s in listed}))
+        return found
+
+    def _inspect(self, containers: Mapping[str, str]) -> dict[str, ContainerStatus]:
+        """Statuses by service of `containers` (service -> ID or name) that exist and are this project's."""
+        for service in containers:
+            self._container_ids.pop(service, None)  # re-learnt below if still there
+        if not containers:
             return {}
         # Found containers are printed even when another one is gone (exit code 1).
         done = subprocess.run(
-            ["docker", "inspect", "--type=container", *ids.values()],
+            ["docker", "inspect", "--type=container", *containers.values()],
             capture_output=True,
             text=True,
             check=False,
         )
-        found = {raw.get("Id"): raw for raw in _json_list(done.stdout)}
-        statuses = {}
-        for service, container_id in ids.items():
-            raw = found.get(container_id)
-            if raw is None:
-                self._container_ids.pop(service, None)  # removed: the next call looks again
-            else:
-                statuses[service] = _status(service, container_id, raw)
+        statuses: dict[str, ContainerStatus] = {}
+        for raw in _json_list(done.stdout):
+            labels = (raw.get("Config") or {}).get("Labels") or {}
+            owner = str(labels.get(SERVICE_LABEL))
+            if labels.get(PROJECT_LABEL) == self.name and owner in containers:
+                self._container_ids[owner] = raw["Id"]
+                statuses[owner] = _status(owner, raw["Id"], raw)
         return statuses
 
     def _project_containers(self) -> dict[str, str]:
@@ -402,7 +409,7 @@ class WhalesProject:
             listed = _cli(
                 "ps", "--all", "--no-trunc",
                 "--filter", f"label={PROJECT_LABEL}={self.name}",
-                "--format", '{{.ID}} {{.Label "com.docker.compose.service"}}',
+                "--format", f'{{{{.ID}}}} {{{{.Label "{SERVICE_LABEL}"}}}}',
             )  # fmt: skip
         except EngineError:
             return {}  # the engine hiccuped: the next poll asks again
@@ -614,7 +621,7 @@ def parse_event(line: str) -> ContainerEvent | None:
         raw = json.loads(line)
         attributes = raw["Actor"]["Attributes"]
         action, _, detail = str(raw.get("Action") or raw["status"]).partition(": ")
-        service = attributes["com.docker.compose.service"]
+        service = attributes[SERVICE_LABEL]
     except (ValueError, KeyError, TypeError):
         return None
     exit_code = attributes.get("exitCode")

@@ -38,6 +38,7 @@ def files_key(files: Iterable[Path]) -> str:
 
 
 PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
 
 
 @dataclass(frozen=True)

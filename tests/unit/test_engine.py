@@ -27,6 +27,8 @@ class FakeDocker:
     def __init__(self) -> None:
         self.commands: list[list[str]] = []
         self.outputs: dict[tuple[str, ...], tuple[int, str, str]] = {}
+        self.containers: dict[str, dict[str, Any]] = {}
+        """By name: what `docker inspect` knows (by that name or by the container's Id)."""
 
     def script(self, *prefix: str, stdout: str = "", code: int = 0, stderr: str = "") -> None:
         """Commands whose arguments (after `docker`) start with `prefix` give this result."""
@@ -35,10 +37,20 @@ class FakeDocker:
     def __call__(self, argv: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
         command = [str(arg) for arg in argv]
         self.commands.append(command)
+        if command[1] == "inspect" and self.containers:
+            return self._inspect(command)
         for prefix, (code, stdout, stderr) in self.outputs.items():
             if tuple(command[1 : 1 + len(prefix)]) == prefix:
                 return subprocess.CompletedProcess(command, code, stdout, stderr)
         return subprocess.CompletedProcess(command, 0, "", "")
+
+    def _inspect(self, command: list[str]) -> subprocess.CompletedProcess[str]:
+        by_ref = {**self.containers, **{raw["Id"]: raw for raw in self.containers.values()}}
+        refs = [arg for arg in command[2:] if not arg.startswith("--")]
+        found = [by_ref[ref] for ref in refs if ref in by_ref]
+        missing = [ref for ref in refs if ref not in by_ref]
+        errors = "".join(f"Error: No such container: {ref}\n" for ref in missing)
+        return subprocess.CompletedProcess(command, 1 if missing else 0, json.dumps(found), errors)
 
 
 @pytest.fixture
@@ -194,14 +206,21 @@ def test_lines_that_are_no_compose_container_event_are_skipped(line: str) -> Non
     assert engine.parse_event(line) is None
 
 
-def _inspected(container_id: str, *, status: str, health: dict[str, Any] | None = None) -> dict[str, Any]:
+def _inspected(
+    container_id: str,
+    *,
+    status: str,
+    service: str = "web",
+    project: str = "demo",
+    health: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     state: dict[str, Any] = {"Status": status, "ExitCode": 0}
     if health is not None:
         state["Health"] = health
     return {
         "Id": container_id,
         "State": state,
-        "Config": {"Labels": {"com.docker.compose.service": "web"}},
+        "Config": {"Labels": {PROJECT_LABEL: project, "com.docker.compose.service": service}},
         "NetworkSettings": {
             "Ports": {
                 "3000/tcp": [{"HostIp": "127.0.0.1", "HostPort": "49153"}],
@@ -212,44 +231,65 @@ def _inspected(container_id: str, *, status: str, health: dict[str, Any] | None 
     }
 
 
-def test_statuses_reads_every_container_in_one_inspect(docker: FakeDocker) -> None:
-    docker.script("ps", stdout="aaa web\nbbb worker\n")
+def _asked(docker: FakeDocker) -> list[str]:
+    return [command[1] for command in docker.commands]
+
+
+def test_statuses_reads_containers_by_composes_names_in_one_inspect(docker: FakeDocker) -> None:
     health = {
         "Status": "unhealthy",
         "Log": [{"Start": "2026-11-30T12:00:01.5Z", "ExitCode": 1, "Output": " refused \n"}],
     }
-    docker.script(
-        "inspect",
-        stdout=json.dumps(
-            [_inspected("aaa", status="running"), _inspected("bbb", status="running", health=health)]
-        ),
-    )
+    docker.containers = {
+        "demo-web-1": _inspected("aaa", status="running"),
+        "demo-worker-1": _inspected("bbb", status="running", service="worker", health=health),
+    }
     project = _REAL_PROJECT(DockerEngine(), [], "demo")
 
     statuses = project.statuses(["web", "worker"])
 
-    assert [command[1] for command in docker.commands].count("inspect") == 1
+    assert docker.commands == [["docker", "inspect", "--type=container", "demo-web-1", "demo-worker-1"]]
     web, worker = statuses["web"], statuses["worker"]
-    assert (web.state, web.health, web.ports) == ("running", None, {3000: ("127.0.0.1", 49153)})
+    assert (web.container_id, web.state, web.health) == ("aaa", "running", None)
+    assert web.ports == {3000: ("127.0.0.1", 49153)}
     assert (worker.health, worker.health_output) == ("unhealthy", "refused")
     assert worker.health_log == ("12:00:01 exit 1: refused",)
+    project.statuses(["worker"])
+    assert docker.commands[-1] == ["docker", "inspect", "--type=container", "bbb"], "by the Id it learnt"
 
 
-def test_statuses_forgets_a_removed_container_and_looks_it_up_again(docker: FakeDocker) -> None:
+def test_statuses_looks_up_a_container_named_otherwise_with_docker_ps(docker: FakeDocker) -> None:
+    docker.containers = {
+        "demo-web-1": _inspected("xxx", status="running", project="another"),  # not this project's
+        "custom-name": _inspected("aaa", status="running"),
+    }
     docker.script("ps", stdout="aaa web\n")
-    docker.script("inspect", stdout="[]", code=1, stderr="Error: No such container: aaa")
     project = _REAL_PROJECT(DockerEngine(), [], "demo")
 
-    assert project.statuses(["web"]) == {}
-    assert project.status("web") is None
-    assert [command[1] for command in docker.commands].count("ps") == 2
+    statuses = project.statuses(["web"])
+
+    assert statuses["web"].container_id == "aaa"
+    assert _asked(docker) == ["inspect", "ps", "inspect"]
+    assert docker.commands[-1][-1] == "aaa"
+
+
+def test_statuses_looks_up_a_removed_container_again_at_once(docker: FakeDocker) -> None:
+    docker.containers = {"demo-web-1": _inspected("aaa", status="running")}
+    project = _REAL_PROJECT(DockerEngine(), [], "demo")
+    assert project.statuses(["web"])["web"].container_id == "aaa"
+    docker.containers = {"demo-web-1": _inspected("bbb", status="running")}  # recreated
+    docker.script("ps", stdout="bbb web\n")
+
+    assert project.status("web") is not None
+    assert project.status("web").container_id == "bbb"  # type: ignore[union-attr]
 
 
 def test_statuses_of_services_without_a_container_asks_nothing_more(docker: FakeDocker) -> None:
+    docker.containers = {"other-web-1": _inspected("zzz", status="running", project="other")}
     project = _REAL_PROJECT(DockerEngine(), [], "demo")
 
     assert project.statuses(["web"]) == {}
-    assert [command[1] for command in docker.commands] == ["ps"]
+    assert _asked(docker) == ["inspect", "ps"]
 
 
 def test_up_runs_compose_itself_and_a_failure_carries_composes_reason(docker: FakeDocker) -> None:
@@ -267,8 +307,7 @@ def test_up_runs_compose_itself_and_a_failure_carries_composes_reason(docker: Fa
 
 
 def test_execute_runs_in_the_container_a_status_read_found(docker: FakeDocker) -> None:
-    docker.script("ps", stdout="aaa worker\n")
-    docker.script("inspect", stdout=json.dumps([_inspected("aaa", status="running")]))
+    docker.containers = {"demo-worker-1": _inspected("aaa", status="running", service="worker")}
     docker.script("exec", stdout=" -> celery@aaa: OK\n")
     project = _REAL_PROJECT(DockerEngine(), [Path("a.yml")], "demo")
     project.statuses(["worker"])
