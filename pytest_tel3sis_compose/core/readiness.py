@@ -193,6 +193,7 @@ class _Board:
         self._lock = threading.Lock()
         self._followers: dict[str, LogFollower] = {}
         self._read_sizes: dict[str, int] = {}
+        self._running_before = {status.container_id for status in known.values()}
 
     def get(self, service: str) -> ContainerStatus | None:
         with self._lock:  # one thread reads for all; the others take what it read
@@ -202,11 +203,20 @@ class _Board:
             return self._statuses.get(service)
 
     def log(self, container_id: str) -> str:
-        """A container's log so far, from one follower per container (log probes ask every poll)."""
+        """A container's log so far, from one follower per container (log probes ask every poll).
+
+        A container that ran before the wait began (a kept stack's) is read once
+        first: what it was waited for is usually long in its log, and one read
+        costs a third of a follower's start. A follower is started only if asked again.
+        """
         with self._lock:
-            if container_id not in self._followers:
+            read_once = container_id in self._running_before
+            self._running_before.discard(container_id)
+            if not read_once and container_id not in self._followers:
                 self._followers[container_id] = self.compose.follow_log(container_id)
-            follower = self._followers[container_id]
+        if read_once:
+            return self.compose.container_log(container_id)
+        follower = self._followers[container_id]
         text = follower.text()
         self._read_sizes[container_id] = len(text)
         return text

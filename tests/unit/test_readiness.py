@@ -24,7 +24,7 @@ from pytest_tel3sis_compose.core.probes import (
 )
 from pytest_tel3sis_compose.core.readiness import wait_until_ready
 from pytest_tel3sis_compose.errors import EngineError, StackStartError
-from tests.unit.fakes import FakeEngine, compose, created, exited, running, service
+from tests.unit.fakes import FakeEngine, FakeFollower, compose, created, exited, running, service
 
 LOGS = "booting\nreading config\nFATAL: cannot bind 0.0.0.0:5432\n"
 
@@ -275,3 +275,64 @@ def test_a_log_line_ends_the_wait_between_polls() -> None:
 
     assert done.wait(30), "the log probe slept until its next poll"
     assert set(ready) == {"worker"}
+
+
+class CountingEngine(FakeEngine):
+    """Counts how a container's log is read: whole reads, and followers started."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reads: list[str] = []
+        self.followed: list[str] = []
+
+    def container_log(self, container_id: str) -> str:
+        self.reads.append(container_id)
+        return super().container_log(container_id)
+
+    def follow_log(self, container_id: str) -> FakeFollower:
+        self.followed.append(container_id)
+        return FakeFollower(lambda: FakeEngine.container_log(self, container_id))  # not counted as a read
+
+
+def _wait_known(
+    engine: FakeEngine, probes: Mapping[str, Probe], known: Mapping[str, ContainerStatus]
+) -> None:
+    started = time.monotonic()
+    wait_until_ready(
+        engine,
+        probes,
+        started=started,
+        deadline=started + 5,
+        address_for=lambda name, port, status: ("127.0.0.1", port),
+        poll_interval=0.01,
+        known=known,
+    )
+
+
+def test_a_kept_containers_log_is_read_once_and_followed_only_if_the_line_is_not_there() -> None:
+    engine = CountingEngine(compose(worker=service()), logs={"worker": "celery@abc ready.\n"})
+
+    _wait_known(engine, {"worker": LogProbe(r"ready\.")}, {"worker": running("worker")})
+
+    assert (engine.reads, engine.followed) == (["id-worker"], [])
+
+
+def test_a_kept_container_whose_log_lacks_the_line_is_followed_until_it_shows() -> None:
+    engine = CountingEngine(compose(worker=service()), logs={"worker": "starting\n"})
+
+    def announce() -> None:
+        time.sleep(0.2)
+        engine._logs["worker"] += "celery@abc ready.\n"
+
+    threading.Thread(target=announce, daemon=True).start()
+    _wait_known(engine, {"worker": LogProbe(r"ready\.")}, {"worker": running("worker")})
+
+    assert (engine.reads, engine.followed) == (["id-worker"], ["id-worker"])
+
+
+def test_a_container_started_by_this_session_is_followed_from_the_first_look() -> None:
+    engine = CountingEngine(compose(worker=service()), logs={"worker": "celery@abc ready.\n"})
+
+    _wait_known(engine, {"worker": LogProbe(r"ready\.")}, {})
+
+    assert (engine.reads, engine.followed) == ([], ["id-worker"])
