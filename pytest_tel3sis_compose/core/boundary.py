@@ -69,6 +69,8 @@ class EngineInfo:
     runs_healthchecks: bool = True
     """Whether the engine runs containers' healthchecks itself (Podman needs systemd for it)."""
     compose_version: str = ""
+    compose_binary: str = ""
+    """Compose's own executable, as the CLI lists its plugin ("" when not listed)."""
 
     @property
     def supports_start_interval(self) -> bool:

@@ -306,6 +306,20 @@ def test_up_runs_compose_itself_and_a_failure_carries_composes_reason(docker: Fa
     assert project._docker is None, "python-on-whales was asked to run it"
 
 
+def test_once_docker_info_named_composes_executable_stacks_run_it_directly(docker: FakeDocker) -> None:
+    known = DockerEngine()
+    known._info = engine.parse_info("1.45|26.1.5|Engine;", "[]|cgroupfs|v2.40.3|/opt/plugins/docker-compose")
+    compose = ["/opt/plugins/docker-compose", "--file=a.yml", "--project-name=demo"]
+
+    _REAL_PROJECT(known, [Path("a.yml")], "demo").up(["web"])
+    _REAL_PROJECT(known, [Path("a.yml")], "demo").down(0)
+
+    assert docker.commands == [
+        [*compose, "up", "--detach", "--remove-orphans", "web"],
+        [*compose, "down", "--volumes", "--remove-orphans", "--timeout=0"],
+    ]
+
+
 def test_execute_runs_in_the_container_a_status_read_found(docker: FakeDocker) -> None:
     docker.containers = {"demo-worker-1": _inspected("aaa", status="running", service="worker")}
     docker.script("exec", stdout=" -> celery@aaa: OK\n")

@@ -144,3 +144,28 @@ def test_compose_not_among_the_listed_plugins_is_asked_itself(
 
     assert info.compose_version == "2.39.1"
     assert log.read_text().splitlines().count("compose version --short") == 1
+
+
+def test_compose_is_run_as_the_executable_docker_info_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compose_file: Path
+) -> None:
+    log = fake_docker(tmp_path, monkeypatch, "")  # `docker` itself answers nothing here
+    plugin = tmp_path / "cli-plugins" / "docker-compose"
+    plugin.parent.mkdir()
+    plugin.write_text(f"#!/bin/sh\necho \"$@\" >> {log}.plugin\nprintf '{CONFIG}'\n")
+    plugin.chmod(0o755)
+    docker = tmp_path / "bin" / "docker"
+    docker.write_text(
+        docker.read_text() + ANSWERS.replace("systemd|v2.40.3", f"systemd|v2.40.3|{plugin}") + "\n"
+    )
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setattr("pytest_tel3sis_compose.engine.context_name", lambda: None)
+    engine = DockerEngine()
+
+    engine.prefetch([compose_file], "p")
+
+    assert engine.take_prefetched([compose_file], "p") == {"name": "p", "services": {"web": {"image": "x"}}}
+    assert engine.info().compose_binary == str(plugin)
+    ran = Path(f"{log}.plugin").read_text().splitlines()
+    assert ran == [f"--file={compose_file} --project-name=p config"]
+    assert not any(line.startswith("compose ") for line in log.read_text().splitlines()), "run through docker"
