@@ -17,10 +17,10 @@ CONFIG = "name: p\nservices:\n  web:\n    image: x\n"
 
 @pytest.fixture(autouse=True)
 def _engine_asked_within_the_test() -> Iterator[None]:
-    """A warm-up still asking after its test would find the next test's fake `docker` on PATH."""
+    """A warm-up or prefetch still running after its test would find the next test's fake `docker`."""
     yield
     for thread in threading.enumerate():
-        if thread.name == "engine-info":
+        if thread.name in ("engine-info", "compose-prefetch"):
             thread.join(10)
 
 
