@@ -439,8 +439,7 @@ class WhalesProject:
         done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
         if done.returncode == 0:
             return CommandResult(0, done.stdout.strip())
-        text = done.stderr.strip() or done.stdout.strip()
-        return CommandResult(done.returncode, text or f"`{' '.join(command)}` exited with {done.returncode}")
+        return CommandResult(done.returncode, _failure(done.stderr, done.stdout, command, done.returncode))
 
     def port(self, service: str, port: int, protocol: str = "tcp") -> tuple[str, int] | None:
         try:
@@ -773,5 +772,11 @@ def _published(ports: Mapping[str, Any] | None) -> dict[int, tuple[str, int]]:
 
 
 def _stderr(exc: Any) -> str:
-    text = (exc.stderr or "").strip() or (exc.stdout or "").strip()
-    return text or f"`{' '.join(exc.docker_command)}` exited with {exc.return_code}"
+    """A python-on-whales DockerException's reason."""
+    return _failure(exc.stderr, exc.stdout, exc.docker_command, exc.return_code)
+
+
+def _failure(stderr: str | None, stdout: str | None, command: Sequence[str], code: int) -> str:
+    """Why a command failed: its stderr, else its stdout, else its exit code."""
+    text = (stderr or "").strip() or (stdout or "").strip()
+    return text or f"`{' '.join(command)}` exited with {code}"
