@@ -390,8 +390,6 @@ class WhalesProject:
 
     def _inspect(self, containers: Mapping[str, str]) -> dict[str, ContainerStatus]:
         """Statuses by service of `containers` (service -> ID or name) that exist and are this project's."""
-        for service in containers:
-            self._container_ids.pop(service, None)  # re-learnt below if still there
         if not containers:
             return {}
         # Found containers are printed even when another one is gone (exit code 1).
@@ -408,6 +406,9 @@ class WhalesProject:
             if labels.get(PROJECT_LABEL) == self.name and owner in containers:
                 self._container_ids[owner] = raw["Id"]
                 statuses[owner] = _status(owner, raw["Id"], raw)
+        for service in containers.keys() - statuses.keys():
+            # Gone (or never there): forgotten only now, as probes' `execute` reads these meanwhile.
+            self._container_ids.pop(service, None)
         return statuses
 
     def _project_containers(self) -> dict[str, str]:

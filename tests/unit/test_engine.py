@@ -284,6 +284,24 @@ def test_statuses_looks_up_a_removed_container_again_at_once(docker: FakeDocker)
     assert project.status("web").container_id == "bbb"  # type: ignore[union-attr]
 
 
+def test_a_probe_executing_while_statuses_are_read_still_finds_its_container(docker: FakeDocker) -> None:
+    docker.containers = {"demo-worker-1": _inspected("aaa", status="running", service="worker")}
+    project = _REAL_PROJECT(DockerEngine(), [Path("a.yml")], "demo")
+    project.statuses(["worker"])
+    during: list[list[str]] = []
+    inspect = docker._inspect
+
+    def inspect_while_a_probe_runs(command: list[str]) -> subprocess.CompletedProcess[str]:
+        project.execute("worker", ["true"])  # another thread's probe, at this very moment
+        during.append(docker.commands[-1])
+        return inspect(command)
+
+    docker._inspect = inspect_while_a_probe_runs  # type: ignore[method-assign]
+    project.statuses(["worker"])
+
+    assert during == [["docker", "exec", "aaa", "true"]], "the probe fell back to `compose exec`"
+
+
 def test_statuses_of_services_without_a_container_asks_nothing_more(docker: FakeDocker) -> None:
     docker.containers = {"other-web-1": _inspected("zzz", status="running", project="other")}
     project = _REAL_PROJECT(DockerEngine(), [], "demo")
