@@ -17,9 +17,12 @@ from typing import Any
 
 import yaml
 
+# libyaml's safe dumper where PyYAML has it: the same text (so the same fingerprints), a quarter of the CPU.
+_YAML_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 
 def stack_fingerprint(config: Mapping[str, Any], image_id: Callable[[str], str | None]) -> str:
-    digest = hashlib.sha256(yaml.safe_dump(dict(config), sort_keys=True).encode())
+    digest = hashlib.sha256(yaml.dump(dict(config), Dumper=_YAML_DUMPER, sort_keys=True).encode())
     for name, service in sorted(dict(config.get("services") or {}).items()):
         build = service.get("build")
         if build:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from pytest_tel3sis_compose.core.fingerprint import DockerIgnore, build_context_digest, stack_fingerprint
 
@@ -388,3 +390,23 @@ def test_stack_fingerprint_changes_with_an_additional_context_folder(stack: dict
     write(Path(stack["services"]["web"]["build"]["additional_contexts"]["shared"]), "common.py", "C = 2\n")
 
     assert stack_fingerprint(stack, images) != before
+
+
+def test_the_fingerprint_is_the_one_pure_python_yaml_gives_so_kept_stacks_stay_reusable() -> None:
+    config = {
+        "name": "p",
+        "services": {
+            "web": {
+                "image": "x",
+                "ports": [{"target": 3000, "host_ip": "127.0.0.1"}],
+                "x-tel3sis-probe": None,
+            },
+            "db": {"image": "y", "environment": {"A": "1", "B": "multi\nline"}, "command": ["a", "b c"]},
+        },
+    }
+    images = {"x": "sha256:1", "y": "sha256:2"}.get
+    pure = hashlib.sha256(yaml.safe_dump(config, sort_keys=True).encode())
+    for name, image in (("db", "y"), ("web", "x")):
+        pure.update(f"\0image {name} {images(image)}".encode())
+
+    assert stack_fingerprint(config, images) == pure.hexdigest()[:16]
