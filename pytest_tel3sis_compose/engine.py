@@ -120,24 +120,20 @@ class DockerEngine:
         """What `info()` found once the engine and Compose both answered; never asks."""
         return self._info
 
-    def _warm_up(self) -> threading.Thread | None:
+    def _warm_up(self) -> None:
         """Ask `info()` in the background now, so the stack's start finds it answered.
 
         Its two CLI calls take a tenth of a second, mostly the CLI's look at its
         plugins; asked while pytest collects, they cost the stack nothing.
         A remote engine is left alone: over ssh the question may prompt.
-        Returns the thread asking, if one was started.
         """
         docker_host = os.environ.get("DOCKER_HOST")
         try:
             local = is_loopback(host_of(docker_host, where="DOCKER_HOST")) if docker_host else True
         except ConfigError:
-            return None  # said properly when the stack starts
-        if not (local and (docker_host or context_name() is None)):
-            return None
-        asking = threading.Thread(target=self.info, name="engine-info", daemon=True)
-        asking.start()
-        return asking
+            return  # said properly when the stack starts
+        if local and (docker_host or context_name() is None):
+            threading.Thread(target=self.info, name="engine-info", daemon=True).start()
 
     def host(self) -> str:
         """DOCKER_HOST's host, else the current docker context's; 127.0.0.1 for a local engine."""
@@ -191,7 +187,7 @@ class DockerEngine:
         return WhalesProject(self, files, name)
 
     def prefetch(self, files: Sequence[Path], name: str) -> None:
-        """Ask `info()`, then run Compose's `config` as its own process, while pytest collects.
+        """Run Compose's `config` as its own process while pytest collects; ask `info()`.
 
         Nothing is imported meanwhile: an import in a thread only competes for
         this process's CPU, and a reused stack needs no python-on-whales at all.
@@ -207,18 +203,23 @@ class DockerEngine:
             if key in self._prefetched:
                 return
             self._prefetched[key] = future
-        asking = self._warm_up()
+        self._warm_up()
+        try:
+            # Started at once, through `docker compose` unless the engine has already named
+            # Compose's executable: waiting for that answer would make a quick collection wait.
+            compose: subprocess.Popen[str] | None = subprocess.Popen(
+                [*_compose_command(files, name, self._info), "config"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+        except OSError:
+            compose = None
 
         def work() -> None:
             try:
-                if asking is not None:
-                    asking.join()  # its answer names Compose's executable
-                compose = subprocess.Popen(
-                    [*_compose_command(files, name, self._info), "config"],
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL,
-                    text=True,
-                )
+                if compose is None:
+                    raise OSError("docker is not installed")
                 text, _ = compose.communicate(timeout=60)
                 loaded = yaml.load(text, Loader=_YAML_LOADER) if compose.returncode == 0 else None
                 if not isinstance(loaded, Mapping):

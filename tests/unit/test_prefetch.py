@@ -146,10 +146,10 @@ def test_compose_not_among_the_listed_plugins_is_asked_itself(
     assert log.read_text().splitlines().count("compose version --short") == 1
 
 
-def test_compose_is_run_as_the_executable_docker_info_names(
+def test_compose_is_run_as_the_executable_docker_info_names_once_it_answered(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compose_file: Path
 ) -> None:
-    log = fake_docker(tmp_path, monkeypatch, "")  # `docker` itself answers nothing here
+    log = fake_docker(tmp_path, monkeypatch, "")
     plugin = tmp_path / "cli-plugins" / "docker-compose"
     plugin.parent.mkdir()
     plugin.write_text(f"#!/bin/sh\necho \"$@\" >> {log}.plugin\nprintf '{CONFIG}'\n")
@@ -161,11 +161,25 @@ def test_compose_is_run_as_the_executable_docker_info_names(
     monkeypatch.delenv("DOCKER_HOST", raising=False)
     monkeypatch.setattr("pytest_tel3sis_compose.engine.context_name", lambda: None)
     engine = DockerEngine()
+    assert engine.info().compose_binary == str(plugin)
 
     engine.prefetch([compose_file], "p")
 
     assert engine.take_prefetched([compose_file], "p") == {"name": "p", "services": {"web": {"image": "x"}}}
-    assert engine.info().compose_binary == str(plugin)
     ran = Path(f"{log}.plugin").read_text().splitlines()
     assert ran == [f"--file={compose_file} --project-name=p config"]
     assert not any(line.startswith("compose ") for line in log.read_text().splitlines()), "run through docker"
+
+
+def test_a_prefetch_before_the_engine_answered_starts_at_once_through_docker_compose(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compose_file: Path
+) -> None:
+    only_compose_answers = 'case "$1" in compose) printf "name: p\\nservices: {}\\n" ;; esac'
+    log = fake_docker(tmp_path, monkeypatch, only_compose_answers)
+    engine = DockerEngine()
+
+    engine.prefetch([compose_file], "p")
+
+    assert engine.known_info is None
+    assert engine.take_prefetched([compose_file], "p") == {"name": "p", "services": {}}
+    assert f"compose --file={compose_file} --project-name=p config" in log.read_text().splitlines()
