@@ -99,7 +99,8 @@ ensure_engine() {
       # and the next dockerd refuses to start while it is there.
       rm -f /var/run/docker.pid
       log "starting dockerd (log: /var/log/dockerd.log)"
-      setsid dockerd >>/var/log/dockerd.log 2>&1 < /dev/null &
+      # From /: never from a checkout that may be removed while the engine runs on.
+      (cd / && exec setsid dockerd) >>/var/log/dockerd.log 2>&1 < /dev/null &
     fi
     sleep 0.5
   done

@@ -123,7 +123,17 @@ CONF
   fi
 }
 
+# A service started from a folder since removed (by an older bootstrap) answers, but starts nothing.
+lost_folder() {
+  local pid
+  pid=$(service_pid) && [[ "$(readlink "/proc/$pid/cwd")" == *" (deleted)" ]]
+}
+
 ensure_service() {
+  if lost_folder; then
+    log "the service's working folder was removed; restarting it"
+    stop_service
+  fi
   if answers; then return; fi
   mkdir -p "$(dirname "$SOCKET")"
   for _ in $(seq 1 100); do
@@ -133,7 +143,9 @@ ensure_service() {
       # and pid file; neither may stop the next one from starting.
       rm -f "$SOCKET" "$PIDFILE"
       log "starting podman system service (log: $LOG)"
-      CONTAINERS_CONF=$CONF setsid podman system service --time=0 "unix://$SOCKET" \
+      # From /: conmon needs the service's working folder, which may be a checkout
+      # removed later ("Failed to get working directory", then no container starts).
+      (cd / && CONTAINERS_CONF=$CONF exec setsid podman system service --time=0 "unix://$SOCKET") \
         >>"$LOG" 2>&1 </dev/null &
       echo $! >"$PIDFILE"
     fi

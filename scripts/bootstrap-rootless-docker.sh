@@ -178,10 +178,11 @@ start_engine() {
   # is exactly this one. dockerd finds its rootless defaults (data root in
   # ~/.local/share/docker, exec root and socket under XDG_RUNTIME_DIR) from
   # the environment RootlessKit sets up.
-  setsid setpriv --reuid "$ROOTLESS_USER" --regid "$ROOTLESS_USER" --init-groups env -i \
+  # From /: never from a checkout that may be removed while the engine runs on.
+  (cd / && exec setsid setpriv --reuid "$ROOTLESS_USER" --regid "$ROOTLESS_USER" --init-groups env -i \
     HOME="$ROOTLESS_HOME" USER="$ROOTLESS_USER" XDG_RUNTIME_DIR="$RUNTIME_DIR" \
     PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin DOCKERD="$WRAPPER" \
-    "$CONTRIB" --host "unix://$SOCKET" >>"$LOG" 2>&1 </dev/null &
+    "$CONTRIB" --host "unix://$SOCKET") >>"$LOG" 2>&1 </dev/null &
   echo $! >"$PIDFILE"
 }
 
