@@ -455,6 +455,26 @@ def project_exists(project: str) -> bool:
     return bool(leftovers(lambda name: name == project))
 
 
+def wait_settled(project: str, timeout: float = 120) -> bool:
+    """Wait until no container of `project` is still `health: starting`; False at the timeout.
+
+    A stack kept for reuse has usually long settled when a user's next session
+    starts; just created, its first healthchecks (a `celery inspect ping` costs a
+    core for most of a second) would still land in the run measured next.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        listed = subprocess.run(
+            ["docker", "ps", "--filter", f"label=com.docker.compose.project={project}",
+             "--format", "{{.Status}}"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        if listed.returncode == 0 and "starting" not in listed.stdout:
+            return True
+        time.sleep(0.5)
+    return False
+
+
 def remove_objects(objects: Iterable[DockerObject]) -> None:
     objects = list(objects)
     for kind, command in (("container", ["rm", "-f", "-v"]), ("network", ["network", "rm"])):

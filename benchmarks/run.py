@@ -39,6 +39,7 @@ from benchmarks.harness import (
     read_json,
     remove_objects,
     run_measured,
+    wait_settled,
 )
 from benchmarks.scenarios import ALL_NAMES, DEFAULT, PluginWarm, Scenario, build
 
@@ -141,6 +142,8 @@ class Bench:
     # -- one run ---------------------------------------------------------------------------
 
     def execute(self, scenario: Scenario, label: str, *, measured: bool = True) -> dict[str, Any]:
+        if isinstance(scenario, PluginWarm) and label != "prime":
+            self._keep_only(scenario)
         self.counter += 1
         tag = f"{self.counter:03d}"
         inv = scenario.invocation(self.ws, tag, self.prefix)
@@ -189,28 +192,44 @@ class Bench:
 
     def prune_warm(self, label: str) -> None:
         for warm in self.warm:
-            inv = warm.prune_invocation(self.ws)
-            out = run_measured(
-                inv.argv,
-                cwd=inv.cwd,
-                env=inv.env,
-                timeout=self.args.timeout,
-                log=self.ws.path("logs") / f"prune-{warm.on.name}-{label}.log",
+            self._prune(warm, label)
+
+    def _prune(self, warm: PluginWarm, label: str) -> None:
+        inv = warm.prune_invocation(self.ws)
+        out = run_measured(
+            inv.argv,
+            cwd=inv.cwd,
+            env=inv.env,
+            timeout=self.args.timeout,
+            log=self.ws.path("logs") / f"prune-{warm.on.name}-{label}-{self.counter:03d}.log",
+        )
+        said = out.log.read_text(errors="replace").strip().splitlines()
+        log(f"  prune {warm.on.name} ({label}): {said[-1] if said else ''} [{out.seconds:.2f} s]")
+        if out.returncode != 0:
+            self.problems.append(
+                f"--compose-prune {warm.key} ({label}) exited {out.returncode}: {out.tail()}"
             )
-            said = out.log.read_text(errors="replace").strip().splitlines()
-            log(f"  prune {warm.on.name} ({label}): {said[-1] if said else ''} [{out.seconds:.2f} s]")
-            if out.returncode != 0:
-                self.problems.append(
-                    f"--compose-prune {warm.key} ({label}) exited {out.returncode}: {out.tail()}"
-                )
-            if warm.kept and project_exists(warm.kept):
-                self.problems.append(f"--compose-prune {warm.key} ({label}) left {warm.kept}")
+        if warm.kept and project_exists(warm.kept):
+            self.problems.append(f"--compose-prune {warm.key} ({label}) left {warm.kept}")
+
+    def _keep_only(self, warm: PluginWarm) -> None:
+        """Before a warm run, its own kept stack and no other, as a user's machine has.
+
+        A second kept stack's healthchecks (a `celery inspect ping` every 2 s costs a
+        core for most of a second) would load this CPU-bound run, and every other
+        scenario with it; so the other is pruned, and this one primed (unmeasured) again.
+        """
+        for other in self.warm:
+            if other is not warm and other.kept and project_exists(other.kept):
+                self._prune(other, "switch")
+        if not (warm.kept and project_exists(warm.kept)):
+            log(f"  priming {warm.key} (unmeasured: creates the stack it keeps) ...")
+            self.execute(warm, "prime", measured=False)
+            if warm.kept and not wait_settled(warm.kept):
+                self.problems.append(f"{warm.key}: the kept stack's healthchecks never settled")
 
     def rounds(self) -> list[list[str]]:
         orders = []
-        for warm in self.warm:
-            log(f"priming {warm.key} (unmeasured: creates the stack it keeps) ...")
-            self.execute(warm, "prime", measured=False)
         for n in range(self.args.warmup):
             log(f"warm-up round {n + 1}/{self.args.warmup} (unmeasured)")
             for scenario in self._shuffled():
