@@ -465,8 +465,7 @@ def wait_settled(project: str, timeout: float = 120) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         listed = subprocess.run(
-            ["docker", "ps", "--filter", f"label=com.docker.compose.project={project}",
-             "--format", "{{.Status}}"],
+            ["docker", "ps", "--filter", f"label={PROJECT_LABEL}={project}", "--format", "{{.Status}}"],
             capture_output=True, text=True, timeout=30, check=False,
         )  # fmt: skip
         if listed.returncode == 0 and "starting" not in listed.stdout:
