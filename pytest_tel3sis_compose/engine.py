@@ -8,6 +8,7 @@ a session that never starts a stack never pays for it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -25,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from pytest_tel3sis_compose.core import engine_memo
 from pytest_tel3sis_compose.core.boundary import CommandResult, ContainerEvent, ContainerStatus, EngineInfo
 from pytest_tel3sis_compose.core.docker_host import LOCAL, context_name, host_of, is_loopback
 from pytest_tel3sis_compose.core.ownership import PROJECT_LABEL, SERVICE_LABEL
@@ -63,7 +65,7 @@ class DockerEngine:
         self._checked = False
         self._info: EngineInfo | None = None
         self._host: str | None = None
-        self._prefetched: dict[tuple[object, ...], Future[Mapping[str, Any]]] = {}
+        self._prefetched: dict[tuple[object, ...], tuple[Future[Mapping[str, Any]], str]] = {}
         self._lock = threading.Lock()
         self._info_lock = threading.Lock()  # one asking at a time: a warm-up's answer serves the rest
 
@@ -101,18 +103,30 @@ class DockerEngine:
         return f"{engine}; Compose {info.compose_version or 'v2 not installed'}"
 
     def info(self) -> EngineInfo:
-        """Asked of the CLI in parallel, once; an engine that does not answer is asked again later."""
+        """Asked of the CLI once; an engine that does not answer is asked again later.
+
+        `docker version` is asked every session; `docker info`, the costly one,
+        only when no answer is remembered (engine_memo) for this same CLI,
+        configuration, Compose and `docker version` answer.
+        """
         with self._info_lock:
             if self._info is not None:
                 return self._info
-            with ThreadPoolExecutor(2) as pool:
-                version, details = pool.map(_ask, _INFO_COMMANDS)
+            remembered = self._remembered
+            if remembered is not None:
+                version = _ask(_INFO_COMMANDS[0])
+                details = remembered.details if version == remembered.version else _ask(_INFO_COMMANDS[1])
+            else:
+                with ThreadPoolExecutor(2) as pool:
+                    version, details = pool.map(_ask, _INFO_COMMANDS)
             info = parse_info(version, details)
             if not info.compose_version:  # not among the plugins `docker info` lists: ask Compose itself
                 info = replace(info, compose_version=_ask(["docker", "compose", "version", "--short"]))
             if info.version and info.compose_version:
                 self._info = info
                 self._checked = True  # both answered: the stack's own check need not ask again
+                if info.compose_binary and (remembered is None or details != remembered.details):
+                    engine_memo.remember(engine_memo.Remembered(version, details, info.compose_binary))
             return info
 
     @property
@@ -123,17 +137,19 @@ class DockerEngine:
     def _warm_up(self) -> None:
         """Ask `info()` in the background now, so the stack's start finds it answered.
 
-        Its two CLI calls take a tenth of a second, mostly the CLI's look at its
-        plugins; asked while pytest collects, they cost the stack nothing.
+        Asked while pytest collects, its CLI calls cost the stack nothing.
         A remote engine is left alone: over ssh the question may prompt.
         """
-        docker_host = os.environ.get("DOCKER_HOST")
-        try:
-            local = is_loopback(host_of(docker_host, where="DOCKER_HOST")) if docker_host else True
-        except ConfigError:
-            return  # said properly when the stack starts
-        if local and (docker_host or context_name() is None):
+        if self._local:
             threading.Thread(target=self.info, name="engine-info", daemon=True).start()
+
+    @functools.cached_property
+    def _local(self) -> bool:
+        return _is_local_engine()
+
+    @functools.cached_property
+    def _remembered(self) -> engine_memo.Remembered | None:
+        return engine_memo.recall() if self._local else None
 
     def host(self) -> str:
         """DOCKER_HOST's host, else the current docker context's; 127.0.0.1 for a local engine."""
@@ -198,17 +214,18 @@ class DockerEngine:
             key = _prefetch_key(files, name)
         except OSError:
             return  # a missing file: the stack will say so itself
+        # Started at once, through `docker compose` unless the engine has named Compose's
+        # executable, this session or one before: waiting for it would make a collection wait.
+        known = self._info or _as_info(self._remembered)
         future: Future[Mapping[str, Any]] = Future()
         with self._lock:
             if key in self._prefetched:
                 return
-            self._prefetched[key] = future
+            self._prefetched[key] = (future, known.compose_binary if known else "")
         self._warm_up()
         try:
-            # Started at once, through `docker compose` unless the engine has already named
-            # Compose's executable: waiting for that answer would make a quick collection wait.
             compose: subprocess.Popen[str] | None = subprocess.Popen(
-                [*_compose_command(files, name, self._info), "config"],
+                [*_compose_command(files, name, known), "config"],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 text=True,
@@ -236,13 +253,15 @@ class DockerEngine:
         except OSError:
             return None
         with self._lock:
-            future = self._prefetched.pop(key, None)
+            future, compose = self._prefetched.pop(key, (None, ""))
         if future is None:
             return None
         try:
-            return future.result(timeout=60)
+            config = future.result(timeout=60)
         except BaseException:
             return None
+        # Run by a remembered Compose: good only if it is the one the engine names now.
+        return config if not compose or compose == self.info().compose_binary else None
 
     def labelled(self, label: str) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
@@ -681,6 +700,20 @@ def parse_info(version: str, details: str) -> EngineInfo:
         compose_version=compose_version.removeprefix("v"),
         compose_binary=compose_binary,
     )
+
+
+def _is_local_engine() -> bool:
+    """The engine is this machine's, reached without a docker context's remote endpoint."""
+    docker_host = os.environ.get("DOCKER_HOST")
+    try:
+        local = is_loopback(host_of(docker_host, where="DOCKER_HOST")) if docker_host else True
+    except ConfigError:
+        return False  # said properly when the stack starts
+    return local and bool(docker_host or context_name() is None)
+
+
+def _as_info(remembered: engine_memo.Remembered | None) -> EngineInfo | None:
+    return parse_info(remembered.version, remembered.details) if remembered else None
 
 
 def _compose_command(files: Sequence[Path], name: str, info: EngineInfo | None) -> list[str]:

@@ -50,6 +50,15 @@ def _no_docker(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(engine, "_cli", refuse)
 
 
+@pytest.fixture(autouse=True)
+def _own_engine_memo(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What one test's fake `docker` answered is never another's (nor this machine's) to recall."""
+    from pytest_tel3sis_compose.core import engine_memo
+
+    folder = tmp_path_factory.mktemp("engine-memo")
+    monkeypatch.setattr(engine_memo, "default_folder", lambda: folder)
+
+
 @pytest.fixture(scope="session")
 def http_server() -> Iterator[str]:
     """Base URL of an HTTP server on 127.0.0.1 serving ROUTES."""

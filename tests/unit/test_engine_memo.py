@@ -1,0 +1,190 @@
+"""`docker info`'s answer remembered between sessions: used only while nothing it depends on changed."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pytest_tel3sis_compose.core import engine_memo
+from pytest_tel3sis_compose.core.engine_memo import Remembered, recall, remember
+from pytest_tel3sis_compose.engine import DockerEngine
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A `docker` on PATH, a Compose executable beside it, a docker config folder; returns the folder.
+
+    The `docker` logs its arguments to docker.log; Compose to compose.log.
+    """
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "docker-compose").write_text(
+        f"#!/bin/sh\necho \"$@\" >> {tmp_path}/compose.log\nprintf 'name: p\\nservices: {{}}\\n'\n"
+    )
+    (folder / "docker").write_text(
+        f"""#!/bin/sh
+echo "$@" >> {tmp_path}/docker.log
+case "$1 $2" in
+  "version --format") cat {tmp_path}/version ;;
+  "info --format") echo '["name=seccomp"]|systemd|v2.40.3|{folder}/docker-compose' ;;
+  *) printf 'name: p\\nservices: {{}}\\n' ;;
+esac
+"""
+    )
+    for name in ("docker", "docker-compose"):
+        (folder / name).chmod(0o755)
+    (tmp_path / "version").write_text("1.45|26.1.5|Engine;containerd;\n")
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setattr("pytest_tel3sis_compose.engine.context_name", lambda: None)
+    monkeypatch.setattr(engine_memo, "default_folder", lambda: tmp_path / "memo")
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _engine_asked_within_the_test() -> Iterator[None]:
+    yield
+    for thread in threading.enumerate():
+        if thread.name in ("engine-info", "compose-prefetch"):
+            thread.join(10)
+
+
+def asked(tmp_path: Path, program: str = "docker") -> list[str]:
+    log = tmp_path / f"{program}.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def configure(folder: Path) -> None:
+    folder.mkdir()
+    (folder / "config.json").write_text('{"currentContext": "remote"}')
+
+
+def an_answer(cli: Path) -> Remembered:
+    return Remembered("1.45|26.1.5|Engine;", "details", str(cli / "docker-compose"))
+
+
+def test_an_answer_is_recalled_while_nothing_changed(cli: Path) -> None:
+    remember(an_answer(cli))
+
+    assert recall() == an_answer(cli)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda cli, mp: mp.setenv("DOCKER_HOST", "unix:///run/other.sock"), id="DOCKER_HOST"),
+        pytest.param(lambda cli, mp: mp.setenv("DOCKER_CONTEXT", "remote"), id="DOCKER_CONTEXT"),
+        pytest.param(lambda cli, mp: os.utime(cli / "docker-compose", (1, 1)), id="Compose replaced"),
+        pytest.param(lambda cli, mp: (cli / "docker-compose").unlink(), id="Compose removed"),
+        pytest.param(lambda cli, mp: os.utime(cli / "docker", (1, 1)), id="CLI replaced"),
+        pytest.param(lambda cli, mp: configure(cli.parent / "docker-config"), id="CLI configuration"),
+    ],
+)
+def test_an_answer_is_not_recalled_once_what_it_depends_on_changed(
+    cli: Path, monkeypatch: pytest.MonkeyPatch, change: object
+) -> None:
+    remember(an_answer(cli))
+
+    change(cli, monkeypatch)  # type: ignore[operator]
+
+    assert recall() is None
+
+
+def test_an_answer_is_forgotten_after_its_time(cli: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    remember(an_answer(cli))
+    later = time.time() + engine_memo.TTL_SECONDS + 1
+
+    monkeypatch.setattr(engine_memo.time, "time", lambda: later)
+
+    assert recall() is None
+
+
+@pytest.mark.parametrize("mode", [0o770, 0o707])
+def test_a_folder_others_may_write_is_not_trusted(cli: Path, tmp_path: Path, mode: int) -> None:
+    remember(an_answer(cli))
+    (tmp_path / "memo").chmod(mode)
+
+    assert recall() is None
+
+
+def test_a_symlinked_folder_is_not_trusted(
+    cli: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = tmp_path / "elsewhere"
+    real.mkdir(mode=0o700)
+    (tmp_path / "link").symlink_to(real)
+    monkeypatch.setattr(engine_memo, "default_folder", lambda: tmp_path / "link")
+
+    remember(an_answer(cli))
+
+    assert list(real.iterdir()) == []
+    assert recall() is None
+
+
+def test_a_later_session_asks_only_docker_version(cli: Path, tmp_path: Path) -> None:
+    first = DockerEngine().info()
+    second = DockerEngine().info()
+
+    assert second == first
+    assert second.compose_binary == str(cli / "docker-compose")
+    calls = asked(tmp_path)
+    assert sum(line.startswith("version ") for line in calls) == 2
+    assert sum(line.startswith("info ") for line in calls) == 1
+
+
+def test_another_docker_version_answer_asks_docker_info_again(cli: Path, tmp_path: Path) -> None:
+    DockerEngine().info()
+    (tmp_path / "version").write_text("1.47|27.3.1|Engine;containerd;\n")
+
+    info = DockerEngine().info()
+
+    assert info.version == "27.3.1"
+    assert sum(line.startswith("info ") for line in asked(tmp_path)) == 2
+
+
+def test_a_later_prefetch_runs_the_remembered_compose_at_once(cli: Path, tmp_path: Path) -> None:
+    compose_file = tmp_path / "docker-compose.yml"
+    compose_file.write_text("services: {}\n")
+    DockerEngine().info()
+    engine = DockerEngine()
+
+    engine.prefetch([compose_file], "p")
+
+    assert engine.take_prefetched([compose_file], "p") == {"name": "p", "services": {}}
+    assert f"--file={compose_file} --project-name=p config" in asked(tmp_path, "compose")
+    assert not any(line.startswith("compose ") for line in asked(tmp_path))
+
+
+def test_a_prefetch_by_a_compose_the_engine_no_longer_names_is_not_used(
+    cli: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compose_file = tmp_path / "docker-compose.yml"
+    compose_file.write_text("services: {}\n")
+    remember(
+        Remembered(
+            "1.45|26.1.5|Engine;containerd;",
+            "[]|systemd|v2.39.0|" + str(cli / "docker-compose"),
+            str(cli / "docker-compose"),
+        )
+    )
+    (tmp_path / "version").write_text("1.47|27.3.1|Engine;containerd;\n")  # so `docker info` is asked again
+    monkeypatch.setattr(
+        "pytest_tel3sis_compose.engine._INFO_COMMANDS",
+        (
+            ["docker", "version", "--format", "x"],
+            ["sh", "-c", "echo '[]|systemd|v2.40.3|/usr/bin/another-compose'"],
+        ),
+    )
+    engine = DockerEngine()
+
+    engine.prefetch([compose_file], "p")
+
+    assert engine.take_prefetched([compose_file], "p") is None  # the stack runs `config` itself
+    assert f"--file={compose_file} --project-name=p config" in asked(tmp_path, "compose")
+    assert engine.info().compose_binary == "/usr/bin/another-compose"
