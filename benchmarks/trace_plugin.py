@@ -105,7 +105,8 @@ def short_command(argv: Any) -> str:
     if not words:
         return "?"
     program = os.path.basename(words[0])
-    out = [] if program == "docker" else [program]
+    # Compose's plugin executable, run directly, is `docker compose` all the same.
+    out = [] if program == "docker" else ["compose"] if program == "docker-compose" else [program]
     skip = False
     for word in words[1:]:
         if skip:
@@ -138,7 +139,7 @@ def _patch_popen() -> None:
         started = self.__dict__.pop("_bench_started", None)
         if started is not None:
             start, thread, words = started
-            docker = bool(words) and os.path.basename(words[0]) == "docker"
+            docker = bool(words) and os.path.basename(words[0]) in ("docker", "docker-compose")
             with _LOCK:
                 EVENTS.append(
                     {

@@ -155,6 +155,17 @@ def test_a_service_the_listener_never_called_ready_fails_the_trace() -> None:
     assert "'cache' is 'ready'" in problems[0]
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["docker", "compose", "--file=a.yml", "--project-name=p", "up", "--detach"],
+        ["/usr/lib/docker/cli-plugins/docker-compose", "--file=a.yml", "--project-name=p", "up", "--detach"],
+    ],
+)
+def test_compose_reads_the_same_however_it_is_started(argv: list[str]) -> None:
+    assert trace_plugin.short_command(argv) == "compose up --detach"
+
+
 def test_a_session_without_the_plugin_registered_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "test_nothing.py").write_text("def test_nothing():\n    pass\n")
     # No entry-point plugins: the package's plugin is absent, not blocked, as a renamed one would be.
