@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
-
-from filelock import FileLock, Timeout
+from typing import TYPE_CHECKING
 
 from pytest_tel3sis_compose.core.boundary import Engine
 from pytest_tel3sis_compose.core.handoff import StackRecord, hand_off, take_down
 from pytest_tel3sis_compose.core.stack import ComposeStack
 from pytest_tel3sis_compose.core.teardown import remove_workdir
 from pytest_tel3sis_compose.errors import ComposeError
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 _RECORD = "stack.json"
 _FAILURE = "failure.txt"
@@ -38,7 +40,7 @@ def start_or_attach(
     A failure to start is published too, so every process reports the same
     error at once; the starter still owns (and must stop) what it half started.
     """
-    with FileLock(str(folder / "stack.lock")):
+    with _lock(folder):
         record = _read_record(folder)
         failure = folder / _FAILURE
         if record is None and not failure.exists():
@@ -60,7 +62,7 @@ def extend_shared(folder: Path, stack: ComposeStack, services: Iterable[str] | N
     """Start what of `services` the shared stack lacks; one process at a time, so `up`s never race."""
     wanted = list(stack.services if services is None else services)
     if not set(wanted) <= set(stack.ready_after):
-        with FileLock(str(folder / "stack.lock")):
+        with _lock(folder):
             stack.extend(wanted)
 
 
@@ -70,11 +72,20 @@ def take_down_shared(folder: Path, engine: Engine, wait: float = 120) -> StackRe
     Under the lock, so that a worker still starting the stack (the controller
     was interrupted) finishes and publishes what it started first.
     """
+    from filelock import Timeout
+
     try:
-        with FileLock(str(folder / "stack.lock"), timeout=wait):
+        with _lock(folder, timeout=wait):
             return _take_down(folder, engine)
     except Timeout:
         return _take_down(folder, engine)  # a worker hung holding it: take down what we know of
+
+
+def _lock(folder: Path, timeout: float = -1) -> FileLock:
+    # Imported on first use: only xdist runs share a stack, and the import costs every session 10 ms.
+    from filelock import FileLock
+
+    return FileLock(str(folder / "stack.lock"), timeout=timeout)
 
 
 def _take_down(folder: Path, engine: Engine) -> StackRecord | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -112,3 +114,11 @@ def test_a_handler_reset_meanwhile_is_installed_again_by_the_next_stack(default_
         with signals.sigterm_raises_interrupt():
             assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_loading_the_plugin_leaves_the_lock_library_to_xdist_runs() -> None:
+    # Only processes sharing a stack lock a folder; every session pays for an import at load.
+    code = "import sys, pytest_tel3sis_compose.plugin.hooks; print(sorted(sys.modules.keys() & {'filelock'}))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+    assert loaded.strip() == "[]"
