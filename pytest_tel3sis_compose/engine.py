@@ -125,8 +125,9 @@ class DockerEngine:
             if info.version and info.compose_version:
                 self._info = info
                 self._checked = True  # both answered: the stack's own check need not ask again
-                if info.compose_binary and (remembered is None or details != remembered.details):
-                    engine_memo.remember(engine_memo.Remembered(version, details, info.compose_binary))
+                answer = engine_memo.Remembered(version, details, info.compose_binary)
+                if self._local and info.compose_binary and answer != remembered:
+                    engine_memo.remember(answer)
             return info
 
     @property

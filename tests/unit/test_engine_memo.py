@@ -148,6 +148,26 @@ def test_another_docker_version_answer_asks_docker_info_again(cli: Path, tmp_pat
     assert sum(line.startswith("info ") for line in asked(tmp_path)) == 2
 
 
+def test_after_an_engine_upgrade_docker_info_is_asked_once_again(cli: Path, tmp_path: Path) -> None:
+    DockerEngine().info()
+    (tmp_path / "version").write_text("1.47|27.3.1|Engine;containerd;\n")  # `docker info` says the same
+
+    DockerEngine().info()
+    DockerEngine().info()
+
+    assert sum(line.startswith("info ") for line in asked(tmp_path)) == 2
+
+
+def test_a_remote_engines_answer_is_not_kept(
+    cli: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", "ssh://builder@10.1.2.3")
+
+    DockerEngine().info()
+
+    assert not (tmp_path / "memo").exists() or list((tmp_path / "memo").iterdir()) == []
+
+
 def test_a_later_prefetch_runs_the_remembered_compose_at_once(cli: Path, tmp_path: Path) -> None:
     compose_file = tmp_path / "docker-compose.yml"
     compose_file.write_text("services: {}\n")
