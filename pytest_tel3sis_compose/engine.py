@@ -126,8 +126,8 @@ class DockerEngine:
                 self._info = info
                 self._checked = True  # both answered: the stack's own check need not ask again
                 answer = engine_memo.Remembered(version, details, info.compose_binary)
-                if self._local and info.compose_binary and answer != remembered:
-                    engine_memo.remember(answer)
+                if self._memo is not None and info.compose_binary and answer != remembered:
+                    self._memo.remember(answer)
             return info
 
     @property
@@ -141,16 +141,18 @@ class DockerEngine:
         Asked while pytest collects, its CLI calls cost the stack nothing.
         A remote engine is left alone: over ssh the question may prompt.
         """
-        if self._local:
+        if _is_local_engine():
             threading.Thread(target=self.info, name="engine-info", daemon=True).start()
 
+    # Both made before the CLI is asked, so an answer is kept under the key it was asked under;
+    # two threads making one at once would only both read the same.
     @functools.cached_property
-    def _local(self) -> bool:
-        return _is_local_engine()
+    def _memo(self) -> engine_memo.Memo | None:
+        return engine_memo.Memo.here() if _is_local_engine() else None
 
     @functools.cached_property
     def _remembered(self) -> engine_memo.Remembered | None:
-        return engine_memo.recall() if self._local else None
+        return self._memo.recall() if self._memo is not None else None
 
     def host(self) -> str:
         """DOCKER_HOST's host, else the current docker context's; 127.0.0.1 for a local engine."""

@@ -14,7 +14,8 @@ answer, which is asked every session (it is cheap). The TTL bounds what no
 key can see, such as a second Compose installed in another plugin folder.
 
 Files live in a folder of the temporary directory only this user may write;
-one they may not (another owner, wider permissions, a symlink) is not used.
+one they may not (another owner, wider permissions, a symlink) is not used,
+and each file is checked again as it is opened.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import shutil
 import stat
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 TTL_SECONDS = 600
@@ -52,43 +53,73 @@ class Remembered:
     compose_binary: str
 
 
-def recall(folder: Path | None = None) -> Remembered | None:
-    """The answer remembered under today's key and not older than the TTL, else None."""
-    key = _cli_key()
-    where = _folder(folder)
-    if key is None or where is None:
-        return None
-    try:
-        entry = json.loads((where / f"{key}.json").read_text())
-        age = time.time() - float(entry["at"])
-        remembered = Remembered(str(entry["version"]), str(entry["details"]), str(entry["compose_binary"]))
-        still = entry["compose_stat"] == _stat(remembered.compose_binary)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return remembered if still and 0 <= age < TTL_SECONDS else None
+class Memo:
+    """Answers kept for the docker CLI as it is when this is made: make it before asking."""
+
+    def __init__(self, key: str, folder: Path, uid: int) -> None:
+        self._path = folder / f"{key}.json"
+        self._uid = uid
+
+    @classmethod
+    def here(cls, folder: Path | None = None) -> Memo | None:
+        """None where nothing can be kept: no docker CLI, or no owner to check files by (Windows)."""
+        key = _cli_key()
+        if key is None or not hasattr(os, "getuid"):
+            return None
+        return cls(key, folder or default_folder(), os.getuid())
+
+    def recall(self) -> Remembered | None:
+        """The answer kept under this key, not older than the TTL, its Compose unchanged; else None."""
+        try:
+            entry = json.loads(self._read())
+            age = time.time() - float(entry["at"])
+            remembered = Remembered(*(str(entry[name]) for name in ("version", "details", "compose_binary")))
+            kept_stat, compose_stat = entry["compose_stat"], _stat(remembered.compose_binary)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        still = compose_stat is not None and kept_stat == compose_stat
+        return remembered if still and 0 <= age < TTL_SECONDS else None
+
+    def remember(self, answer: Remembered) -> None:
+        """Keep `answer` for sessions to come; best effort (a read-only temp dir just means asking)."""
+        compose_stat = _stat(answer.compose_binary)
+        if compose_stat is None or not self._own_folder(create=True):
+            return
+        entry = {"at": time.time(), **asdict(answer), "compose_stat": compose_stat}
+        staged = None
+        try:
+            fd, staged = tempfile.mkstemp(dir=self._path.parent, suffix=".tmp")
+            with os.fdopen(fd, "w") as out:
+                json.dump(entry, out)
+            os.replace(staged, self._path)  # readers see the old file or the new, never half
+        except OSError:
+            if staged:
+                Path(staged).unlink(missing_ok=True)
+            return
+        _forget_expired(self._path.parent)
+
+    def _read(self) -> str:
+        if not self._own_folder():
+            raise OSError("no folder of this user's")
+        # The file itself is checked too, as opened: the folder could be swapped since its check.
+        with os.fdopen(os.open(self._path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))) as file:
+            if not _owned_and_closed(os.fstat(file.fileno()), self._uid):
+                raise OSError("not this user's file")
+            return file.read()
+
+    def _own_folder(self, create: bool = False) -> bool:
+        """The folder is this user's and closed to others: an executable's path is read from it."""
+        try:
+            if create:
+                self._path.parent.mkdir(mode=0o700, exist_ok=True)
+            found = os.lstat(self._path.parent)
+        except OSError:
+            return False
+        return stat.S_ISDIR(found.st_mode) and _owned_and_closed(found, self._uid, 0o077)
 
 
-def remember(answer: Remembered, folder: Path | None = None) -> None:
-    """Keep `answer` for sessions to come; best effort (a read-only temp dir just means asking)."""
-    key = _cli_key()
-    where = _folder(folder, create=True)
-    if key is None or where is None:
-        return
-    entry = {
-        "at": time.time(),
-        "version": answer.version,
-        "details": answer.details,
-        "compose_binary": answer.compose_binary,
-        "compose_stat": _stat(answer.compose_binary),
-    }
-    try:
-        fd, staged = tempfile.mkstemp(dir=where, suffix=".tmp")
-        with os.fdopen(fd, "w") as out:
-            json.dump(entry, out)
-        os.replace(staged, where / f"{key}.json")  # readers see the old file or the new, never half
-        _forget_expired(where)
-    except OSError:
-        return
+def _owned_and_closed(found: os.stat_result, uid: int, closed: int = 0o022) -> bool:
+    return found.st_uid == uid and not found.st_mode & closed
 
 
 def _cli_key() -> str | None:
@@ -101,8 +132,11 @@ def _cli_key() -> str | None:
     parts = {
         "environment": {name: os.environ.get(name) for name in _ENVIRONMENT},
         "docker": [os.path.realpath(docker), _stat(docker)],
-        "config": [_stat(config / name) for name in ("config.json", "contexts/meta", "cli-plugins")],
-        # A daemon started again makes its socket anew (unless systemd holds it: the TTL then).
+        # config.json names the current context and extra plugin folders; cli-plugins shows a
+        # plugin added there, which the CLI would prefer to a system one.
+        "config": [_stat(config / name) for name in ("config.json", "cli-plugins")],
+        # A daemon started again makes its socket anew, unless systemd holds it (Docker's usual
+        # setup): then `docker version` and the TTL.
         "socket": _stat(host.removeprefix("unix://")) if host.startswith("unix://") else None,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
@@ -118,23 +152,6 @@ def _stat(path: str | Path) -> list[int] | None:
 
 def default_folder() -> Path:
     return Path(tempfile.gettempdir()) / f"tel3sis-engine-{os.getuid()}"
-
-
-def _folder(folder: Path | None, create: bool = False) -> Path | None:
-    """This user's folder for remembered answers, if it is safe to trust what it holds."""
-    uid = os.getuid() if hasattr(os, "getuid") else None
-    if uid is None:
-        return None  # no owner to check (Windows): always ask
-    where = folder or default_folder()
-    try:
-        if create:
-            where.mkdir(mode=0o700, exist_ok=True)
-        found = os.lstat(where)
-    except OSError:
-        return None
-    # An executable's path is read from here: only a folder of this user's, closed to others, will do.
-    safe = stat.S_ISDIR(found.st_mode) and found.st_uid == uid and not found.st_mode & 0o077
-    return where if safe else None
 
 
 def _forget_expired(where: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pytest_tel3sis_compose.core import engine_memo
-from pytest_tel3sis_compose.core.engine_memo import Remembered, recall, remember
+from pytest_tel3sis_compose.core.engine_memo import Memo, Remembered
 from pytest_tel3sis_compose.engine import DockerEngine
 
 
@@ -58,6 +59,17 @@ def _engine_asked_within_the_test() -> Iterator[None]:
 def asked(tmp_path: Path, program: str = "docker") -> list[str]:
     log = tmp_path / f"{program}.log"
     return log.read_text().splitlines() if log.exists() else []
+
+
+def remember(answer: Remembered) -> None:
+    memo = Memo.here()
+    assert memo is not None
+    memo.remember(answer)
+
+
+def recall() -> Remembered | None:
+    memo = Memo.here()
+    return memo.recall() if memo else None
 
 
 def configure(folder: Path) -> None:
@@ -111,6 +123,80 @@ def test_a_folder_others_may_write_is_not_trusted(cli: Path, tmp_path: Path, mod
     (tmp_path / "memo").chmod(mode)
 
     assert recall() is None
+
+
+def test_a_folder_of_another_user_is_not_trusted(cli: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    remember(an_answer(cli))
+
+    monkeypatch.setattr(os, "getuid", lambda: 4242)
+
+    assert recall() is None
+
+
+@pytest.mark.parametrize("how", ["others may write it", "a symlink", "not JSON", "of another shape"])
+def test_a_file_that_is_not_as_it_was_written_is_not_used(cli: Path, tmp_path: Path, how: str) -> None:
+    remember(an_answer(cli))
+    (kept,) = (tmp_path / "memo").iterdir()
+    if how == "others may write it":
+        kept.chmod(0o666)
+    elif how == "a symlink":
+        kept.rename(tmp_path / "elsewhere.json")
+        kept.symlink_to(tmp_path / "elsewhere.json")
+    elif how == "not JSON":
+        kept.write_text("{not json")
+    else:
+        compose = str(cli / "docker-compose")
+        shape = {"at": time.time(), "version": "v", "details": "d", "compose_binary": compose}
+        kept.write_text(json.dumps(shape))  # no stat of Compose
+
+    assert recall() is None
+
+
+def test_a_clock_set_back_forgets(cli: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    remember(an_answer(cli))
+    earlier = time.time() - 60
+
+    monkeypatch.setattr(engine_memo.time, "time", lambda: earlier)
+
+    assert recall() is None
+
+
+def test_an_engine_started_again_is_asked_again(
+    cli: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    socket = tmp_path / "docker.sock"
+    socket.touch()
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{socket}")
+    remember(an_answer(cli))
+
+    socket.unlink()
+    socket.touch()  # a daemon makes its socket anew when it starts
+
+    assert recall() is None
+
+
+def test_nothing_is_kept_for_a_compose_that_is_not_there(cli: Path, tmp_path: Path) -> None:
+    remember(Remembered("1.45|26.1.5|Engine;", "details", str(cli / "no-such-compose")))
+
+    assert recall() is None
+    assert not (tmp_path / "memo").exists()
+
+
+def test_a_failed_write_leaves_no_file(cli: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def full_disk(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(engine_memo.os, "replace", full_disk)
+
+    remember(an_answer(cli))
+
+    assert list((tmp_path / "memo").iterdir()) == []
+
+
+def test_without_user_ids_nothing_is_kept(cli: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(os, "getuid")
+
+    assert Memo.here() is None
 
 
 def test_a_symlinked_folder_is_not_trusted(
