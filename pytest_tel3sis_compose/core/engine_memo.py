@@ -40,8 +40,7 @@ _ENVIRONMENT = (
     "DOCKER_API_VERSION",
     "DOCKER_CERT_PATH",
     "DOCKER_TLS_VERIFY",
-    "HOME",
-)
+)  # HOME is seen through the files it holds: ~/.docker's config.json and cli-plugins
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,7 @@ def recall() -> Remembered | None:
 
 
 def configure(folder: Path) -> None:
-    folder.mkdir()
+    folder.mkdir(parents=True)
     (folder / "config.json").write_text('{"currentContext": "remote"}')
 
 
@@ -106,6 +106,22 @@ def test_an_answer_is_not_recalled_once_what_it_depends_on_changed(
     change(cli, monkeypatch)  # type: ignore[operator]
 
     assert recall() is None
+
+
+def test_homes_without_docker_configuration_share_an_answer(
+    cli: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As pytest's own pytester sessions have: a fresh HOME each, and the CLI's defaults in all.
+    monkeypatch.delenv("DOCKER_CONFIG")
+    monkeypatch.setenv("HOME", str(tmp_path / "one"))
+    remember(an_answer(cli))
+
+    monkeypatch.setenv("HOME", str(tmp_path / "other"))
+    shared = recall()
+    configure(tmp_path / "other" / ".docker")
+
+    assert shared == an_answer(cli)
+    assert recall() is None  # this HOME's CLI configuration is its own
 
 
 def test_an_answer_is_forgotten_after_its_time(cli: Path, monkeypatch: pytest.MonkeyPatch) -> None:
