@@ -59,6 +59,15 @@ def _own_engine_memo(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
     monkeypatch.setattr(engine_memo, "default_folder", lambda: folder)
 
 
+@pytest.fixture(autouse=True)
+def _engine_asked_within_the_test() -> Iterator[None]:
+    """A warm-up or prefetch still running after its test would find the next test's fake `docker`."""
+    yield
+    for thread in threading.enumerate():
+        if thread.name in ("engine-info", "compose-prefetch"):
+            thread.join(10)
+
+
 @pytest.fixture(scope="session")
 def http_server() -> Iterator[str]:
     """Base URL of an HTTP server on 127.0.0.1 serving ROUTES."""

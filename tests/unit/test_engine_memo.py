@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -46,14 +44,6 @@ esac
     monkeypatch.setattr("pytest_tel3sis_compose.engine.context_name", lambda: None)
     monkeypatch.setattr(engine_memo, "default_folder", lambda: tmp_path / "memo")
     return folder
-
-
-@pytest.fixture(autouse=True)
-def _engine_asked_within_the_test() -> Iterator[None]:
-    yield
-    for thread in threading.enumerate():
-        if thread.name in ("engine-info", "compose-prefetch"):
-            thread.join(10)
 
 
 def asked(tmp_path: Path, program: str = "docker") -> list[str]:

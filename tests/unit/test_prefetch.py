@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,15 +11,6 @@ import pytest
 from pytest_tel3sis_compose.engine import DockerEngine
 
 CONFIG = "name: p\nservices:\n  web:\n    image: x\n"
-
-
-@pytest.fixture(autouse=True)
-def _engine_asked_within_the_test() -> Iterator[None]:
-    """A warm-up or prefetch still running after its test would find the next test's fake `docker`."""
-    yield
-    for thread in threading.enumerate():
-        if thread.name in ("engine-info", "compose-prefetch"):
-            thread.join(10)
 
 
 @pytest.fixture
