@@ -17,12 +17,27 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from pytest_tel3sis_compose.core.boundary import CommandResult, ContainerEvent, ContainerStatus, EngineInfo
 from pytest_tel3sis_compose.core.docker_host import host_of
 from pytest_tel3sis_compose.core.ownership import LABEL_FILES, LABEL_KEEP, LABEL_OWNER, Owner
 
 #: An owner label whose process cannot exist: above Linux's largest pid.
 DEAD_OWNER = Owner.of(os.getpid()).label().replace(f"@{os.getpid()}:", f"@{2**22 + 7}:", 1)
+
+
+def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> Path:
+    """A `docker` command on PATH running `script`; it logs its arguments to the returned file."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    log = tmp_path / "docker.log"
+    docker = folder / "docker"
+    docker.write_text(f'#!/bin/sh\necho "$@" >> {log}\n{script}\n')
+    docker.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
+    return log
+
 
 # -- building compose configurations ---------------------------------------------
 

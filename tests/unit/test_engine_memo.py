@@ -12,6 +12,7 @@ import pytest
 from pytest_tel3sis_compose.core import engine_memo
 from pytest_tel3sis_compose.core.engine_memo import Memo, Remembered
 from pytest_tel3sis_compose.engine import DockerEngine
+from tests.unit.fakes import fake_docker
 
 
 @pytest.fixture
@@ -20,25 +21,21 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     The `docker` logs its arguments to docker.log; Compose to compose.log.
     """
-    folder = tmp_path / "bin"
-    folder.mkdir()
+    log = fake_docker(
+        tmp_path,
+        monkeypatch,
+        f"""case "$1 $2" in
+  "version --format") cat {tmp_path}/version ;;
+  "info --format") echo '["name=seccomp"]|systemd|v2.40.3|{tmp_path}/bin/docker-compose' ;;
+  *) printf 'name: p\\nservices: {{}}\\n' ;;
+esac""",
+    )
+    folder = log.parent / "bin"
     (folder / "docker-compose").write_text(
         f"#!/bin/sh\necho \"$@\" >> {tmp_path}/compose.log\nprintf 'name: p\\nservices: {{}}\\n'\n"
     )
-    (folder / "docker").write_text(
-        f"""#!/bin/sh
-echo "$@" >> {tmp_path}/docker.log
-case "$1 $2" in
-  "version --format") cat {tmp_path}/version ;;
-  "info --format") echo '["name=seccomp"]|systemd|v2.40.3|{folder}/docker-compose' ;;
-  *) printf 'name: p\\nservices: {{}}\\n' ;;
-esac
-"""
-    )
-    for name in ("docker", "docker-compose"):
-        (folder / name).chmod(0o755)
+    (folder / "docker-compose").chmod(0o755)
     (tmp_path / "version").write_text("1.45|26.1.5|Engine;containerd;\n")
-    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
     monkeypatch.delenv("DOCKER_HOST", raising=False)
     monkeypatch.setattr("pytest_tel3sis_compose.engine.context_name", lambda: None)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import pytest
 
 from pytest_tel3sis_compose.engine import DockerEngine
+from tests.unit.fakes import fake_docker
 
 CONFIG = "name: p\nservices:\n  web:\n    image: x\n"
 
@@ -18,18 +18,6 @@ def compose_file(tmp_path: Path) -> Path:
     path = tmp_path / "docker-compose.yml"
     path.write_text("services: {web: {image: x}}\n")
     return path
-
-
-def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> Path:
-    """A `docker` command on PATH running `script`; it logs its arguments to the returned file."""
-    folder = tmp_path / "bin"
-    folder.mkdir()
-    log = tmp_path / "docker.log"
-    docker = folder / "docker"
-    docker.write_text(f'#!/bin/sh\necho "$@" >> {log}\n{script}\n')
-    docker.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ['PATH']}")
-    return log
 
 
 def test_the_prefetched_config_is_taken_once_for_the_same_files_and_project(
